@@ -1,0 +1,59 @@
+import { X509Certificate } from "node:crypto";
+import type { Command } from "commander";
+import { systemClock } from "../../src/clock.js";
+import { CrlService } from "../../src/crl/crl-service.js";
+import { type GlobalOptions, iso, printJson, printTable, withCa, withDataDir } from "../context.js";
+
+export function registerCa(program: Command): void {
+  const ca = program.command("ca").description("inspect the CA keys");
+  withDataDir(ca.command("status"))
+    .description("show every CA key: kind, state, validity, fingerprint or kid")
+    .option("--json", "print as JSON")
+    .action(async (opts: GlobalOptions & { json?: boolean }) => {
+      await withCa(opts, async ({ ca: manager }) => {
+        const keys = manager.records().map((r) => ({
+          id: r.id,
+          kind: r.kind,
+          state: r.state,
+          key_type: r.keyType,
+          not_before: iso(r.notBefore),
+          not_after: iso(r.notAfter),
+          fingerprint: r.certificateDer ? `sha256:${new X509Certificate(r.certificateDer).fingerprint256.replace(/:/g, "").toLowerCase()}` : null,
+        }));
+        if (opts.json) return printJson({ trust_domain: manager.trustDomain, keys });
+        process.stdout.write(`trust domain ${manager.trustDomain}\n`);
+        printTable(
+          ["ID", "KIND", "STATE", "KEY", "NOT AFTER"],
+          keys.map((k) => [k.id, k.kind, k.state, k.key_type, k.not_after]),
+        );
+      });
+    });
+}
+
+export function registerCrl(program: Command): void {
+  withDataDir(program.command("crl"))
+    .description("print the current CRL of the active issuing CA (DER unless --pem)")
+    .option("--pem", "print as PEM")
+    .option("--all", "with --pem: the CRLs of every published issuing CA")
+    .action(async (opts: GlobalOptions & { pem?: boolean; all?: boolean }) => {
+      await withCa(opts, async ({ store, ca }) => {
+        const crl = new CrlService(store, ca, systemClock);
+        await crl.refresh();
+        if (opts.pem && opts.all) return void process.stdout.write(crl.all().map((c) => c.pem).join(""));
+        const current = crl.get();
+        if (!current) throw new Error("no CRL");
+        process.stdout.write(opts.pem ? current.pem : current.der);
+      });
+    });
+}
+
+export function registerBundle(program: Command): void {
+  withDataDir(program.command("bundle"))
+    .description("print the trust bundle")
+    .option("--format <format>", "pem", "pem")
+    .action(async (opts: GlobalOptions & { format: string }) => {
+      await withCa(opts, async ({ ca }) => {
+        process.stdout.write(ca.bundlePem());
+      });
+    });
+}

@@ -1,0 +1,27 @@
+import { Command, CommanderError } from "commander";
+import { isTesseraError } from "../src/errors.js";
+import { registerAudit } from "./commands/audit.js";
+import { registerBundle, registerCa, registerCrl } from "./commands/ca.js";
+import { registerCert, registerRevoke } from "./commands/cert.js";
+import { registerInit } from "./commands/init.js";
+import { registerServe } from "./commands/serve.js";
+import { registerToken } from "./commands/token.js";
+
+const program = new Command("tessera")
+  .description("Tessera: an internal certificate authority and SPIFFE workload identity issuer")
+  .version("0.1.0")
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride();
+
+for (const register of [registerInit, registerServe, registerToken, registerCert, registerRevoke, registerCrl, registerBundle, registerCa, registerAudit]) {
+  register(program);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode);
+  const message = isTesseraError(e) ? e.message : e instanceof Error ? e.message : String(e);
+  process.stderr.write(`tessera: ${message}\n`);
+  process.exit(1);
+}

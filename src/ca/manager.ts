@@ -1,0 +1,107 @@
+import type { Clock } from "../clock.js";
+import { TesseraError } from "../errors.js";
+import type { CaKeyKind, CaKeyRecord, Store } from "../store/store.js";
+import { pemEncode } from "../x509/pem.js";
+import { LeafIssuer } from "../x509/profile.js";
+import { type LoadedCaKey, asIssuer, loadCaKey } from "./ca-keys.js";
+import type { KeyStore } from "./key-store.js";
+
+/**
+ * Holds the CA keys in memory, decrypted once, and answers which key signs
+ * now and which keys are published. The database decides key states; this
+ * class only mirrors them (see `reload`).
+ */
+export class CaManager {
+  private keys = new Map<string, LoadedCaKey>();
+  private leafIssuers = new Map<string, LeafIssuer>();
+  private signature = "";
+
+  private constructor(
+    private readonly store: Store,
+    private readonly keyStore: KeyStore,
+    private readonly clock: Clock,
+    readonly trustDomain: string,
+  ) {}
+
+  static async open(store: Store, keyStore: KeyStore, clock: Clock): Promise<CaManager> {
+    const settings = await store.getSettings();
+    if (!settings.trust_domain) throw new TesseraError("not_initialized", "the data directory is not initialised");
+    const manager = new CaManager(store, keyStore, clock, settings.trust_domain);
+    await manager.reload();
+    return manager;
+  }
+
+  /** Re-reads key states from the store; new keys are decrypted, known ones reused. Returns true if anything changed. */
+  async reload(): Promise<boolean> {
+    const records = await this.store.listCaKeys();
+    const signature = records.map((r) => `${r.id}:${r.state}`).join(",");
+    if (signature === this.signature) return false;
+    const next = new Map<string, LoadedCaKey>();
+    for (const r of records) {
+      const known = this.keys.get(r.id);
+      next.set(r.id, known ? { ...known, record: r } : loadCaKey(r, this.keyStore));
+    }
+    this.keys = next;
+    this.signature = signature;
+    return true;
+  }
+
+  private ofKind(kind: CaKeyKind): LoadedCaKey[] {
+    return [...this.keys.values()].filter((k) => k.record.kind === kind);
+  }
+
+  private active(kind: CaKeyKind): LoadedCaKey {
+    const key = this.ofKind(kind).find((k) => k.record.state === "active");
+    if (!key) throw new TesseraError("unavailable", `no active ${kind} key`);
+    return key;
+  }
+
+  activeIntermediate(): LoadedCaKey {
+    return this.active("x509_intermediate");
+  }
+
+  activeJwtKey(): LoadedCaKey {
+    return this.active("jwt");
+  }
+
+  /** Keys of a kind that are still within their validity: the ones to publish. */
+  published(kind: CaKeyKind): LoadedCaKey[] {
+    const now = this.clock.now().getTime();
+    return this.ofKind(kind).filter((k) => k.record.notAfter > now);
+  }
+
+  get(id: string): LoadedCaKey | undefined {
+    return this.keys.get(id);
+  }
+
+  records(): CaKeyRecord[] {
+    return [...this.keys.values()].map((k) => k.record);
+  }
+
+  /** PEM of every published root: the trust bundle. */
+  bundlePem(): string {
+    return this.published("x509_root")
+      .map((k) => pemEncode(k.record.certificateDer as Buffer, "CERTIFICATE"))
+      .join("");
+  }
+
+  /** PEM of an intermediate's certificate (what a leaf chains through). */
+  intermediatePem(id: string): string {
+    const key = this.keys.get(id);
+    if (!key?.record.certificateDer) throw new TesseraError("not_found", `no CA certificate ${id}`);
+    return pemEncode(key.record.certificateDer, "CERTIFICATE");
+  }
+
+  /** The leaf issuer for an intermediate, with CRL distribution point `<crlBaseUrl>/<id>`. */
+  leafIssuer(id: string, crlBaseUrl: string): LeafIssuer {
+    const cacheKey = `${id} ${crlBaseUrl}`;
+    let issuer = this.leafIssuers.get(cacheKey);
+    if (!issuer) {
+      const key = this.keys.get(id);
+      if (!key) throw new TesseraError("unavailable", `unknown issuing CA ${id}`);
+      issuer = new LeafIssuer(asIssuer(key), `${crlBaseUrl}/${id}`);
+      this.leafIssuers.set(cacheKey, issuer);
+    }
+    return issuer;
+  }
+}

@@ -1,0 +1,65 @@
+import { isIP } from "node:net";
+import { TesseraError } from "./errors.js";
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** Everything `serve` needs, validated once and frozen. */
+export interface ServeConfig {
+  dataDir: string;
+  listen: ListenAddress;
+  /** Plain-HTTP listener for the CRL, if any. */
+  httpListen?: ListenAddress;
+  dnsNames: readonly string[];
+  /** Trust domain used if the data directory must be initialised on first start. */
+  defaultTrustDomain: string;
+  /** Initialise an empty data directory on start (the embedded default for `npm start`). */
+  autoInit: boolean;
+  x509DefaultTtlMs: number;
+  crlValidityMs: number;
+  maxBodyBytes: number;
+  /** How often the server looks for changes made by other processes (revocations, rotations). */
+  pollIntervalMs: number;
+}
+
+export const DEFAULT_LISTEN = "127.0.0.1:8443";
+
+/** Parses `host:port`, `[v6]:port` or `:port`. Port 0 picks a free port. */
+export function parseListen(text: string): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) throw new TesseraError("invalid_argument", `invalid listen address "${text}": use HOST:PORT`);
+  const host = m[1] ?? (m[2] || "127.0.0.1");
+  if (m[1] && isIP(m[1]) !== 6) throw new TesseraError("invalid_argument", `invalid IPv6 address in "${text}"`);
+  return { host, port };
+}
+
+const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Validates a DNS name for a certificate SAN (lower-case, no wildcard). */
+export function parseDnsName(text: string): string {
+  const name = text.trim().toLowerCase();
+  if (!DNS_NAME.test(name)) throw new TesseraError("invalid_argument", `invalid DNS name "${text.slice(0, 80)}"`);
+  return name;
+}
+
+export function makeServeConfig(partial: Partial<ServeConfig> & { dataDir: string }): Readonly<ServeConfig> {
+  return Object.freeze({
+    listen: parseListen(DEFAULT_LISTEN),
+    dnsNames: [],
+    defaultTrustDomain: "example.org",
+    autoInit: false,
+    x509DefaultTtlMs: 3_600_000,
+    crlValidityMs: 3_600_000,
+    maxBodyBytes: 64 * 1024,
+    pollIntervalMs: 250,
+    ...partial,
+  });
+}
+
+export function formatUrl(scheme: "http" | "https", addr: ListenAddress): string {
+  const host = isIP(addr.host) === 6 ? `[${addr.host}]` : addr.host === "0.0.0.0" ? "127.0.0.1" : addr.host;
+  return `${scheme}://${host}:${addr.port}`;
+}

@@ -1,0 +1,74 @@
+import { type KeyObject, createHash, createPublicKey, sign } from "node:crypto";
+import { Tag, bitStringBytes, children, readWhole } from "../der/der-reader.js";
+import { nullValue, objectIdentifier, sequence } from "../der/der-writer.js";
+import { OID } from "../der/oids.js";
+import { type KeyType, keyTypeOf } from "./key-types.js";
+
+/**
+ * Signs with one private key. Built once per key: the AlgorithmIdentifier
+ * encoding and the hash name are computed here so each signature costs only
+ * the signature itself.
+ */
+export class Signer {
+  readonly keyType: KeyType;
+  readonly publicKey: KeyObject;
+  /** DER SubjectPublicKeyInfo of the public key. */
+  readonly spki: Buffer;
+  /** DER AlgorithmIdentifier for X.509 signatures by this key. */
+  readonly algorithmIdentifier: Buffer;
+  /** JWS `alg` for this key. */
+  readonly jwsAlgorithm: string;
+  /** RFC 5280 method-1 key identifier (SHA-1 of the subjectPublicKey bits). */
+  readonly keyIdentifier: Buffer;
+  private readonly hash: string | null;
+
+  constructor(private readonly privateKey: KeyObject) {
+    const type = keyTypeOf(privateKey);
+    if (!type) throw new Error("unsupported CA key type");
+    this.keyType = type;
+    this.publicKey = createPublicKey(privateKey);
+    this.spki = this.publicKey.export({ type: "spki", format: "der" });
+    this.keyIdentifier = keyIdentifierOf(this.spki);
+    switch (type) {
+      case "ec-p256":
+        this.hash = "sha256";
+        this.algorithmIdentifier = sequence(objectIdentifier(OID.ecdsaWithSHA256));
+        this.jwsAlgorithm = "ES256";
+        break;
+      case "ec-p384":
+        this.hash = "sha384";
+        this.algorithmIdentifier = sequence(objectIdentifier(OID.ecdsaWithSHA384));
+        this.jwsAlgorithm = "ES384";
+        break;
+      case "ed25519":
+        this.hash = null;
+        this.algorithmIdentifier = sequence(objectIdentifier(OID.ed25519));
+        this.jwsAlgorithm = "EdDSA";
+        break;
+      case "rsa-2048":
+      case "rsa-3072":
+        this.hash = "sha256";
+        this.algorithmIdentifier = sequence(objectIdentifier(OID.sha256WithRSA), nullValue());
+        this.jwsAlgorithm = "RS256";
+        break;
+    }
+  }
+
+  /** An X.509 signature (DER-encoded ECDSA, PKCS#1 v1.5 RSA, or raw Ed25519). */
+  signX509(data: Buffer): Buffer {
+    return sign(this.hash, data, this.privateKey);
+  }
+
+  /** A JWS signature (ECDSA as r||s per RFC 7518). */
+  signJws(data: Buffer): Buffer {
+    return sign(this.hash, data, { key: this.privateKey, dsaEncoding: "ieee-p1363" });
+  }
+}
+
+/** SHA-1 over the subjectPublicKey BIT STRING contents of a DER SPKI (RFC 5280 §4.2.1.2 method 1). */
+export function keyIdentifierOf(spki: Buffer): Buffer {
+  const outer = readWhole(spki, Tag.SEQUENCE, "SubjectPublicKeyInfo");
+  const [, subjectPublicKey] = children(outer, spki);
+  if (!subjectPublicKey) throw new Error("SubjectPublicKeyInfo without a key");
+  return createHash("sha1").update(bitStringBytes(subjectPublicKey)).digest();
+}

@@ -1,0 +1,121 @@
+import type { Attestation, Attestor } from "../attest/attestor.js";
+import type { CaManager } from "../ca/manager.js";
+import type { Clock } from "../clock.js";
+import { TesseraError } from "../errors.js";
+import type { Store } from "../store/store.js";
+import { randomSerial } from "../x509/certificate.js";
+import { parseCsr } from "../x509/csr.js";
+import { pemEncode } from "../x509/pem.js";
+import { BACKDATE_MS } from "../x509/profile.js";
+
+export interface IssueX509Deps {
+  store: Store;
+  ca: CaManager;
+  clock: Clock;
+  attestors: ReadonlyMap<string, Attestor>;
+  /** Base of the per-issuer CRL URLs named in each certificate. */
+  crlBaseUrl: string;
+  defaultTtlMs: number;
+}
+
+export interface IssueX509Request {
+  csr: unknown;
+  attestation?: unknown;
+  /** Set by the HTTP layer when the caller presented a valid X.509-SVID (renewal). */
+  renewal?: Attestation;
+}
+
+export interface X509Svid {
+  spiffeId: string;
+  serial: string;
+  certificatePem: string;
+  chainPem: string;
+  bundlePem: string;
+  expiresAt: Date;
+}
+
+/** Resolves the attestation in a request to an identity, via the attestor named by its `type`. */
+export async function attest(attestors: ReadonlyMap<string, Attestor>, evidence: unknown): Promise<Attestation> {
+  if (typeof evidence !== "object" || evidence === null || Array.isArray(evidence)) {
+    throw new TesseraError("bad_request", "attestation must be an object with a type");
+  }
+  const { type } = evidence as Record<string, unknown>;
+  const attestor = typeof type === "string" ? attestors.get(type) : undefined;
+  if (!attestor) {
+    throw new TesseraError("bad_request", `attestation type must be one of: ${[...attestors.keys()].join(", ")}`);
+  }
+  return attestor.attest(evidence as Record<string, unknown>);
+}
+
+/**
+ * A workload gets an X.509-SVID: validate the CSR, attest, sign, record, respond.
+ * The identity comes from attestation alone; nothing in the CSR but its
+ * public key reaches the certificate.
+ */
+export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request): Promise<X509Svid> {
+  // 1. validate: the CSR parses and proves possession of its key
+  if (typeof req.csr !== "string") throw new TesseraError("bad_request", "csr must be a PEM string");
+  const csr = parseCsr(req.csr);
+
+  // 2. attest: the evidence names the identity
+  let identity: Attestation;
+  if (req.attestation !== undefined) identity = await attest(deps.attestors, req.attestation);
+  else if (req.renewal) identity = req.renewal;
+  else throw new TesseraError("unauthenticated", "present an attestation or a client certificate to renew");
+
+  // 3. sign: validity back-dated for skew, never past the issuing CA
+  const issuer = deps.ca.activeIntermediate();
+  const now = deps.clock.now().getTime();
+  const notBefore = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
+  const notAfter = Math.min(Math.floor((now + (identity.x509TtlMs ?? deps.defaultTtlMs)) / 1000) * 1000, issuer.record.notAfter);
+  if (notAfter <= now) throw new TesseraError("unavailable", "the issuing CA has expired");
+  const serial = randomSerial();
+  const der = deps.ca.leafIssuer(issuer.record.id, deps.crlBaseUrl).issue({
+    spiffeId: identity.spiffeId,
+    dnsNames: identity.dnsNames,
+    spki: csr.spki,
+    isRsa: csr.isRsa,
+    serial,
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notAfter),
+  });
+
+  // 4. record: durably, and consume a join token in the same transaction
+  const serialHex = serial.toString("hex");
+  const outcome = await deps.store.recordCertificate(
+    {
+      serial: serialHex,
+      spiffeId: identity.spiffeId,
+      issuerId: issuer.record.id,
+      notBefore,
+      notAfter,
+      der,
+      attestation: identity.method,
+      issuedAt: now,
+      revokedAt: null,
+      revocationReason: null,
+    },
+    {
+      actor: `workload:${identity.method}`,
+      action: "svid.x509.issue",
+      subject: identity.spiffeId,
+      details: { serial: serialHex, issuer: issuer.record.id, not_after: new Date(notAfter).toISOString() },
+    },
+    identity.joinTokenHash ? { hash: identity.joinTokenHash, now } : undefined,
+  );
+  if (!outcome.ok) {
+    if (outcome.reason === "token_used") throw new TesseraError("token_used", "join token has already been used");
+    throw new TesseraError("attestation_failed", "join token is not valid");
+  }
+
+  // 5. respond
+  const certificatePem = pemEncode(der, "CERTIFICATE");
+  return {
+    spiffeId: identity.spiffeId,
+    serial: serialHex,
+    certificatePem,
+    chainPem: certificatePem + deps.ca.intermediatePem(issuer.record.id),
+    bundlePem: deps.ca.bundlePem(),
+    expiresAt: new Date(notAfter),
+  };
+}

@@ -1,0 +1,19 @@
+import type { Logger } from "pino";
+import type { CaManager } from "../ca/manager.js";
+import type { Clock } from "../clock.js";
+import type { CrlService } from "../crl/crl-service.js";
+import type { IssueX509Deps } from "../flows/issue-x509.js";
+import type { Store } from "../store/store.js";
+import type { Metrics } from "./metrics.js";
+
+/** Everything the HTTP routes may use; built once by the composition root. */
+export interface HttpDeps {
+  store: Store;
+  ca: CaManager;
+  crl: CrlService;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  issueX509: IssueX509Deps;
+  maxBodyBytes: number;
+}

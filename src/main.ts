@@ -1,0 +1,172 @@
+import { X509Certificate } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { type Server as HttpServer, createServer as createHttpServer } from "node:http";
+import { type Server as HttpsServer, createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { Attestor } from "./attest/attestor.js";
+import { JoinTokenAttestor } from "./attest/join-token.js";
+import { certificateFingerprint } from "./ca/ca-keys.js";
+import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
+import { openKeyStore } from "./ca/key-store.js";
+import { CaManager } from "./ca/manager.js";
+import { type Clock, systemClock } from "./clock.js";
+import { type ListenAddress, type ServeConfig, formatUrl } from "./config.js";
+import { CrlService } from "./crl/crl-service.js";
+import { dataFiles, isInitialized } from "./data-dir.js";
+import { issueServerCertificate } from "./flows/issue-server-certificate.js";
+import { createApiApp, createPublicApp } from "./http/app.js";
+import type { HttpDeps } from "./http/deps.js";
+import { Metrics } from "./http/metrics.js";
+import { secureContextOptions, serverTlsOptions } from "./http/tls.js";
+import { createLogger } from "./log.js";
+import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+
+export interface RunningTessera {
+  apiUrl: string;
+  crlUrl: string;
+  bundlePath: string;
+  bundleFingerprint: string;
+  trustDomain: string;
+  close(): Promise<void>;
+}
+
+function listen(server: HttpServer | HttpsServer, addr: ListenAddress): Promise<ListenAddress> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(addr.port, addr.host, () => {
+      server.off("error", reject);
+      const info = server.address() as AddressInfo;
+      resolve({ host: addr.host, port: info.port });
+    });
+  });
+}
+
+/** Opens the data directory: store, key protection, CA keys. The same wiring serves the CLI. */
+export async function openCa(dataDir: string, env: NodeJS.ProcessEnv, clock: Clock, logger?: Logger) {
+  const store = new SqliteStore(dataFiles(dataDir).database, {
+    now: () => clock.now().getTime(),
+    onAudit: logger ? (record) => logger.info({ audit: record }, `audit: ${record.action} ${record.subject}`) : undefined,
+  });
+  try {
+    const keyStore = openKeyStore(dataDir, await store.getSettings(), env);
+    const ca = await CaManager.open(store, keyStore, clock);
+    return { store, keyStore, ca };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
+
+/**
+ * The composition root: config → store → keys → CA → flows → HTTP.
+ * Initialises the data directory first if asked to (the embedded default).
+ */
+export async function startTessera(
+  config: Readonly<ServeConfig>,
+  options: { env?: NodeJS.ProcessEnv; clock?: Clock; logger?: Logger } = {},
+): Promise<RunningTessera> {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger();
+
+  if (!isInitialized(config.dataDir)) {
+    if (!config.autoInit) throw new Error(`${config.dataDir} is not initialised: run "tessera init" first`);
+    const init = await initializeCa(config.dataDir, { ...DEFAULT_INIT, trustDomain: config.defaultTrustDomain }, env, clock);
+    logger.info({ data_dir: config.dataDir, root: init.rootId }, "initialised a new CA");
+  }
+
+  const { store, ca } = await openCa(config.dataDir, env, clock, logger);
+  const metrics = new Metrics();
+  metrics.describe("tessera_svid_issued_total", "SVIDs issued");
+  metrics.describe("tessera_http_errors_total", "HTTP error responses by code");
+  const crl = new CrlService(store, ca, clock, { validityMs: config.crlValidityMs });
+
+  // Listen first: the CRL URL in every certificate names the real port.
+  const httpsServer = createHttpsServer({ minVersion: "TLSv1.2" });
+  const httpServer = config.httpListen ? createHttpServer() : undefined;
+  const apiAddr = await listen(httpsServer, config.listen);
+  const publicAddr = httpServer && config.httpListen ? await listen(httpServer, config.httpListen) : undefined;
+  const apiUrl = formatUrl("https", apiAddr);
+  const crlBaseUrl = `${publicAddr ? formatUrl("http", publicAddr) : apiUrl}/v1/crl`;
+
+  const attestors = new Map<string, Attestor>([["join_token", new JoinTokenAttestor(store, clock)]]);
+  const deps: HttpDeps = {
+    store,
+    ca,
+    crl,
+    clock,
+    logger,
+    metrics,
+    maxBodyBytes: config.maxBodyBytes,
+    issueX509: { store, ca, clock, attestors, crlBaseUrl, defaultTtlMs: config.x509DefaultTtlMs },
+  };
+
+  let serverCert = await issueServerCertificate({ store, ca, clock, crlBaseUrl }, [...config.dnsNames]);
+  const applyTls = () => {
+    const opts = serverTlsOptions(secureContextOptions(serverCert.keyPem, serverCert.certChainPem, ca.bundlePem()));
+    httpsServer.setSecureContext(opts);
+  };
+  applyTls();
+  Object.assign(httpsServer, { requestCert: true, rejectUnauthorized: false });
+  httpsServer.on("request", createApiApp(deps));
+  httpServer?.on("request", createPublicApp(deps));
+  await crl.refresh();
+
+  const bundlePath = dataFiles(config.dataDir).bundle;
+  const writeBundle = () => writeFileSync(bundlePath, ca.bundlePem(), { mode: 0o644 });
+  writeBundle();
+  const rootDer = new X509Certificate(ca.bundlePem()).raw;
+
+  // Background work: pick up changes other processes made (revocations,
+  // rotations), keep CRLs fresh, renew our own certificate at half its life.
+  let stopped = false;
+  let busy = false;
+  const tick = async () => {
+    if (busy || stopped) return;
+    busy = true;
+    try {
+      if (await ca.reload()) {
+        writeBundle();
+        applyTls();
+      }
+      await crl.refresh();
+      const now = clock.now().getTime();
+      if (now >= serverCert.renewAt) {
+        serverCert = await issueServerCertificate({ store, ca, clock, crlBaseUrl }, [...config.dnsNames]);
+        applyTls();
+      }
+    } catch (err) {
+      logger.error({ err }, "background refresh failed");
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(tick, config.pollIntervalMs);
+  timer.unref();
+
+  logger.info({ api: apiUrl, crl: crlBaseUrl, trust_domain: ca.trustDomain }, "tessera is serving");
+  return {
+    apiUrl,
+    crlUrl: crlBaseUrl,
+    bundlePath,
+    bundleFingerprint: certificateFingerprint(rootDer),
+    trustDomain: ca.trustDomain,
+    async close() {
+      stopped = true;
+      clearInterval(timer);
+      await Promise.all(
+        [httpsServer, httpServer].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              if (!s?.listening) return resolve();
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
+      while (busy) await new Promise((r) => setTimeout(r, 10));
+      store.close();
+    },
+  };
+}

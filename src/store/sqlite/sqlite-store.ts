@@ -1,0 +1,330 @@
+import Database from "better-sqlite3";
+import { join } from "node:path";
+import { GENESIS_HASH, auditRowHash } from "../../audit/audit-chain.js";
+import { packageRoot } from "../../package-root.js";
+import type {
+  AuditEvent,
+  AuditRecord,
+  CaKeyRecord,
+  CertificateFilter,
+  CertificateRecord,
+  IssueOutcome,
+  JoinTokenRecord,
+  RevokedRow,
+  Store,
+  StoredCrl,
+} from "../store.js";
+import { loadMigrations, migrate } from "./migrate.js";
+
+type Row = Record<string, unknown>;
+
+const CA_KEY_COLUMNS =
+  "id, kind, state, key_type, encrypted_private_key, public_key_spki, certificate_der, parent_id, not_before, not_after, created_at, activated_at, retired_at";
+const CERT_COLUMNS =
+  "serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason";
+
+function caKeyFromRow(r: Row): CaKeyRecord {
+  return {
+    id: r.id as string,
+    kind: r.kind as CaKeyRecord["kind"],
+    state: r.state as CaKeyRecord["state"],
+    keyType: r.key_type as string,
+    encryptedPrivateKey: r.encrypted_private_key as Buffer,
+    publicKeySpki: r.public_key_spki as Buffer,
+    certificateDer: (r.certificate_der as Buffer | null) ?? null,
+    parentId: (r.parent_id as string | null) ?? null,
+    notBefore: r.not_before as number,
+    notAfter: r.not_after as number,
+    createdAt: r.created_at as number,
+    activatedAt: (r.activated_at as number | null) ?? null,
+    retiredAt: (r.retired_at as number | null) ?? null,
+  };
+}
+
+function certFromRow(r: Row): CertificateRecord {
+  return {
+    serial: r.serial as string,
+    spiffeId: r.spiffe_id as string,
+    issuerId: r.issuer_id as string,
+    notBefore: r.not_before as number,
+    notAfter: r.not_after as number,
+    der: r.der as Buffer,
+    attestation: r.attestation as string,
+    issuedAt: r.issued_at as number,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+    revocationReason: (r.revocation_reason as number | null) ?? null,
+  };
+}
+
+function auditFromRow(r: Row): AuditRecord {
+  return {
+    seq: r.seq as number,
+    at: r.at as number,
+    actor: r.actor as string,
+    action: r.action as string,
+    subject: r.subject as string,
+    details: JSON.parse(r.details as string) as Record<string, unknown>,
+    prevHash: r.prev_hash as string,
+    hash: r.hash as string,
+  };
+}
+
+export interface SqliteStoreOptions {
+  /** Called after each commit that appended audit rows (e.g. to mirror them to the structured log). */
+  onAudit?: (record: AuditRecord) => void;
+  /** Time source for audit rows. */
+  now: () => number;
+  /** `FULL` (default) survives power loss; `NORMAL` survives process crashes. */
+  synchronous?: "FULL" | "NORMAL";
+}
+
+/** The SQLite backend: one file in WAL mode, shared safely by several processes. */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly pendingAudit: AuditRecord[] = [];
+  private readonly stmt: Record<string, Database.Statement>;
+
+  constructor(
+    file: string,
+    private readonly options: SqliteStoreOptions,
+  ) {
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    this.db.pragma("busy_timeout = 10000");
+    this.db.pragma("foreign_keys = ON");
+    migrate(this.db, loadMigrations(join(packageRoot(), "migrations")), options.now());
+    const p = (sql: string) => this.db.prepare(sql);
+    this.stmt = {
+      lastAudit: p("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"),
+      insertAudit: p(
+        "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      insertCert: p(
+        `INSERT INTO certificates (${CERT_COLUMNS}) VALUES (@serial, @spiffeId, @issuerId, @notBefore, @notAfter, @der, @attestation, @issuedAt, NULL, NULL)`,
+      ),
+      consumeToken: p(
+        "UPDATE join_tokens SET used_at = ?, used_by_serial = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+      ),
+      getToken: p("SELECT * FROM join_tokens WHERE token_hash = ?"),
+      getCert: p(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial = ?`),
+    };
+  }
+
+  /** Runs `fn` in an IMMEDIATE transaction; audit rows it appended are announced after commit. */
+  private write<T>(fn: () => T): T {
+    const start = this.pendingAudit.length;
+    try {
+      const result = this.db.transaction(fn).immediate();
+      const committed = this.pendingAudit.splice(start);
+      for (const record of committed) this.options.onAudit?.(record);
+      return result;
+    } catch (e) {
+      this.pendingAudit.splice(start);
+      throw e;
+    }
+  }
+
+  /** Appends one audit row; must run inside `write`. */
+  private appendAudit(event: AuditEvent): void {
+    const last = this.stmt.lastAudit?.get() as { seq: number; hash: string } | undefined;
+    const row = {
+      seq: (last?.seq ?? 0) + 1,
+      at: this.options.now(),
+      actor: event.actor,
+      action: event.action,
+      subject: event.subject,
+      details: event.details,
+      prevHash: last?.hash ?? GENESIS_HASH,
+    };
+    const hash = auditRowHash(row);
+    this.stmt.insertAudit?.run(row.seq, row.at, row.actor, row.action, row.subject, JSON.stringify(row.details), row.prevHash, hash);
+    this.pendingAudit.push({ ...row, hash });
+  }
+
+  async getSettings(): Promise<Record<string, string>> {
+    const rows = this.db.prepare("SELECT key, value FROM settings").all() as Array<{ key: string; value: string }>;
+    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  }
+
+  async putSettings(values: Record<string, string>): Promise<void> {
+    const put = this.db.prepare("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    this.write(() => {
+      for (const [k, v] of Object.entries(values)) put.run(k, v);
+    });
+  }
+
+  async listCaKeys(): Promise<CaKeyRecord[]> {
+    return (this.db.prepare(`SELECT ${CA_KEY_COLUMNS} FROM ca_keys ORDER BY created_at, id`).all() as Row[]).map(caKeyFromRow);
+  }
+
+  async insertCaKey(key: CaKeyRecord, audit: AuditEvent): Promise<void> {
+    this.write(() => {
+      this.db
+        .prepare(
+          `INSERT INTO ca_keys (${CA_KEY_COLUMNS}) VALUES (@id, @kind, @state, @keyType, @encryptedPrivateKey, @publicKeySpki, @certificateDer, @parentId, @notBefore, @notAfter, @createdAt, @activatedAt, @retiredAt)`,
+        )
+        .run(key);
+      if (key.kind === "x509_intermediate") {
+        this.db.prepare("INSERT INTO crls (issuer_id) VALUES (?)").run(key.id);
+      }
+      this.appendAudit(audit);
+    });
+  }
+
+  async recordCertificate(
+    cert: CertificateRecord,
+    audit: AuditEvent,
+    joinToken?: { hash: string; now: number },
+  ): Promise<IssueOutcome> {
+    return this.write((): IssueOutcome => {
+      if (joinToken) {
+        const used = this.stmt.consumeToken?.run(joinToken.now, cert.serial, joinToken.hash, joinToken.now);
+        if (used?.changes !== 1) {
+          const token = this.stmt.getToken?.get(joinToken.hash) as Row | undefined;
+          if (!token) return { ok: false, reason: "token_unknown" };
+          if (token.used_at !== null) return { ok: false, reason: "token_used" };
+          return { ok: false, reason: "token_expired" };
+        }
+      }
+      this.stmt.insertCert?.run(cert);
+      this.appendAudit(audit);
+      return { ok: true };
+    });
+  }
+
+  async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
+    const row = this.stmt.getCert?.get(serial) as Row | undefined;
+    return row ? certFromRow(row) : undefined;
+  }
+
+  async listCertificates(filter: CertificateFilter): Promise<CertificateRecord[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { now: filter.now, limit: filter.limit ?? 1000 };
+    if (filter.spiffeId) {
+      where.push("spiffe_id = @spiffeId");
+      params.spiffeId = filter.spiffeId;
+    }
+    if (filter.status === "revoked") where.push("revoked_at IS NOT NULL");
+    if (filter.status === "expired") where.push("revoked_at IS NULL AND not_after <= @now");
+    if (filter.status === "active") where.push("revoked_at IS NULL AND not_after > @now");
+    const sql = `SELECT ${CERT_COLUMNS} FROM certificates ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY issued_at DESC, serial LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as Row[]).map(certFromRow);
+  }
+
+  async revoke(
+    target: { serial: string } | { spiffeId: string },
+    reason: number,
+    now: number,
+    audit: AuditEvent,
+  ): Promise<CertificateRecord[]> {
+    return this.write(() => {
+      const rows = (
+        "serial" in target
+          ? this.db.prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial = ? AND revoked_at IS NULL`).all(target.serial)
+          : this.db
+              .prepare(`SELECT ${CERT_COLUMNS} FROM certificates WHERE spiffe_id = ? AND revoked_at IS NULL AND not_after > ?`)
+              .all(target.spiffeId, now)
+      ) as Row[];
+      if (rows.length === 0) return [];
+      const mark = this.db.prepare("UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ?");
+      const bump = this.db.prepare("UPDATE crls SET revision = revision + 1 WHERE issuer_id = ?");
+      const issuers = new Set<string>();
+      for (const r of rows) {
+        mark.run(now, reason, r.serial);
+        issuers.add(r.issuer_id as string);
+      }
+      for (const id of issuers) bump.run(id);
+      this.appendAudit({ ...audit, details: { ...audit.details, serials: rows.map((r) => r.serial) } });
+      return rows.map((r) => ({ ...certFromRow(r), revokedAt: now, revocationReason: reason }));
+    });
+  }
+
+  async insertJoinToken(token: JoinTokenRecord, audit: AuditEvent): Promise<void> {
+    this.write(() => {
+      this.db
+        .prepare("INSERT INTO join_tokens (token_hash, spiffe_id, selectors, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        .run(token.tokenHash, token.spiffeId, JSON.stringify(token.selectors), token.createdAt, token.expiresAt);
+      this.appendAudit(audit);
+    });
+  }
+
+  async getJoinToken(hash: string): Promise<JoinTokenRecord | undefined> {
+    const r = this.stmt.getToken?.get(hash) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      tokenHash: r.token_hash as string,
+      spiffeId: r.spiffe_id as string,
+      selectors: JSON.parse(r.selectors as string) as string[],
+      createdAt: r.created_at as number,
+      expiresAt: r.expires_at as number,
+      usedAt: (r.used_at as number | null) ?? null,
+      usedBySerial: (r.used_by_serial as string | null) ?? null,
+    };
+  }
+
+  async crlsNeedingBuild(issuerIds: string[], refreshBefore: number): Promise<string[]> {
+    const q = this.db.prepare(
+      "SELECT issuer_id FROM crls WHERE issuer_id = ? AND (der IS NULL OR built_revision < revision OR next_update IS NULL OR next_update <= ?)",
+    );
+    return issuerIds.filter((id) => q.get(id, refreshBefore) !== undefined);
+  }
+
+  async beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedRow[] }> {
+    // The number is taken first, in its own short write; the snapshot is read
+    // after it without holding the write lock. A CRL saved with an older
+    // revision stays stale (built_revision < revision) and is rebuilt, so no
+    // interleaving of builders can leave a revocation out for good.
+    const allocated = this.write(
+      () =>
+        this.db.prepare("UPDATE crls SET last_number = last_number + 1 WHERE issuer_id = ? RETURNING last_number").get(issuerId) as
+          | { last_number: number }
+          | undefined,
+    );
+    if (!allocated) throw new Error(`no CRL state for issuer ${issuerId}`);
+    return this.db.transaction(() => {
+      const { revision } = this.db.prepare("SELECT revision FROM crls WHERE issuer_id = ?").get(issuerId) as { revision: number };
+      const revoked = this.db
+        .prepare(
+          "SELECT serial, revoked_at AS revokedAt, revocation_reason AS reason FROM certificates WHERE issuer_id = ? AND revoked_at IS NOT NULL AND not_after > ? ORDER BY serial",
+        )
+        .all(issuerId, now) as RevokedRow[];
+      return { number: allocated.last_number, revision, revoked };
+    }).deferred();
+  }
+
+  async saveCrl(crl: StoredCrl, revision: number): Promise<void> {
+    this.write(() => {
+      this.db
+        .prepare(
+          "UPDATE crls SET number = ?, this_update = ?, next_update = ?, der = ?, built_revision = ? WHERE issuer_id = ? AND (number IS NULL OR number < ?)",
+        )
+        .run(crl.number, crl.thisUpdate, crl.nextUpdate, crl.der, revision, crl.issuerId, crl.number);
+    });
+  }
+
+  async getCrl(issuerId: string): Promise<StoredCrl | undefined> {
+    const r = this.db
+      .prepare("SELECT issuer_id, number, this_update, next_update, der FROM crls WHERE issuer_id = ? AND der IS NOT NULL")
+      .get(issuerId) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      issuerId: r.issuer_id as string,
+      number: r.number as number,
+      thisUpdate: r.this_update as number,
+      nextUpdate: r.next_update as number,
+      der: r.der as Buffer,
+    };
+  }
+
+  async listAudit(options: { afterSeq?: number; limit?: number } = {}): Promise<AuditRecord[]> {
+    const rows = this.db
+      .prepare("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")
+      .all(options.afterSeq ?? 0, options.limit ?? -1) as Row[];
+    return rows.map(auditFromRow);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The storage seam. Methods are grouped by aggregate and each is one atomic
+ * step; they are async so that a networked backend (PostgreSQL) changes no
+ * call site. Every mutating method takes the audit event that describes it and
+ * appends it in the same transaction.
+ */
+
+export type CaKeyKind = "x509_root" | "x509_intermediate" | "jwt";
+export type CaKeyState = "prepared" | "active" | "retired";
+
+export interface CaKeyRecord {
+  id: string;
+  kind: CaKeyKind;
+  state: CaKeyState;
+  keyType: string;
+  encryptedPrivateKey: Buffer;
+  publicKeySpki: Buffer;
+  certificateDer: Buffer | null;
+  parentId: string | null;
+  notBefore: number;
+  notAfter: number;
+  createdAt: number;
+  activatedAt: number | null;
+  retiredAt: number | null;
+}
+
+export interface CertificateRecord {
+  serial: string;
+  spiffeId: string;
+  issuerId: string;
+  notBefore: number;
+  notAfter: number;
+  der: Buffer;
+  attestation: string;
+  issuedAt: number;
+  revokedAt: number | null;
+  revocationReason: number | null;
+}
+
+export interface JoinTokenRecord {
+  tokenHash: string;
+  spiffeId: string;
+  selectors: string[];
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  usedBySerial: string | null;
+}
+
+export interface AuditEvent {
+  actor: string;
+  action: string;
+  subject: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEvent {
+  seq: number;
+  at: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface StoredCrl {
+  issuerId: string;
+  number: number;
+  thisUpdate: number;
+  nextUpdate: number;
+  der: Buffer;
+}
+
+export interface RevokedRow {
+  serial: string;
+  revokedAt: number;
+  reason: number;
+}
+
+export interface CertificateFilter {
+  spiffeId?: string;
+  status?: "active" | "expired" | "revoked";
+  now: number;
+  limit?: number;
+}
+
+export type IssueOutcome = { ok: true } | { ok: false; reason: "token_used" | "token_expired" | "token_unknown" };
+
+export interface Store {
+  // settings
+  getSettings(): Promise<Record<string, string>>;
+  putSettings(values: Record<string, string>): Promise<void>;
+
+  // CA keys
+  listCaKeys(): Promise<CaKeyRecord[]>;
+  insertCaKey(key: CaKeyRecord, audit: AuditEvent): Promise<void>;
+
+  // certificates
+  /**
+   * Records an issued certificate. With `joinTokenHash`, also consumes that
+   * token in the same transaction; if the token is no longer usable nothing is
+   * recorded and the outcome says why.
+   */
+  recordCertificate(
+    cert: CertificateRecord,
+    audit: AuditEvent,
+    joinToken?: { hash: string; now: number },
+  ): Promise<IssueOutcome>;
+  getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+  listCertificates(filter: CertificateFilter): Promise<CertificateRecord[]>;
+  /** Revokes the given serials, or every unexpired certificate of a SPIFFE ID; returns what it revoked. */
+  revoke(
+    target: { serial: string } | { spiffeId: string },
+    reason: number,
+    now: number,
+    audit: AuditEvent,
+  ): Promise<CertificateRecord[]>;
+
+  // join tokens
+  insertJoinToken(token: JoinTokenRecord, audit: AuditEvent): Promise<void>;
+  getJoinToken(hash: string): Promise<JoinTokenRecord | undefined>;
+
+  // CRLs
+  /** Issuers whose CRL is missing, stale (revocations since it was built) or due before `refreshBefore`. */
+  crlsNeedingBuild(issuerIds: string[], refreshBefore: number): Promise<string[]>;
+  /** A snapshot for building a CRL: the next number, the revision it covers, unexpired revocations. */
+  beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedRow[] }>;
+  /** Stores a built CRL unless a newer one was stored meanwhile. */
+  saveCrl(crl: StoredCrl, revision: number): Promise<void>;
+  getCrl(issuerId: string): Promise<StoredCrl | undefined>;
+
+  // audit
+  listAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditRecord[]>;
+
+  close(): void;
+}

@@ -1,0 +1,43 @@
+import { randomBytes } from "node:crypto";
+import { bitString, explicit, sequence, smallInteger, time, unsignedInteger } from "../der/der-writer.js";
+import type { Signer } from "../crypto/signer.js";
+
+/** Everything that goes into a TBSCertificate, already DER-encoded where it is structure. */
+export interface TbsParts {
+  serial: Buffer;
+  issuerName: Buffer;
+  subjectName: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  spki: Buffer;
+  /** Complete Extension encodings, in order. */
+  extensions: Buffer[];
+}
+
+const VERSION_3 = explicit(0, smallInteger(2));
+
+/** Encodes and signs an X.509 v3 certificate; returns its DER. */
+export function signCertificate(parts: TbsParts, signer: Signer): Buffer {
+  const tbs = sequence(
+    VERSION_3,
+    unsignedInteger(parts.serial),
+    signer.algorithmIdentifier,
+    parts.issuerName,
+    sequence(time(parts.notBefore), time(parts.notAfter)),
+    parts.subjectName,
+    parts.spki,
+    explicit(3, sequence(...parts.extensions)),
+  );
+  return sequence(tbs, signer.algorithmIdentifier, bitString(signer.signX509(tbs)));
+}
+
+/**
+ * A fresh serial number: 16 bytes from the CSPRNG with the top bit cleared (so
+ * the INTEGER is positive) and the next bit set (so it always encodes in
+ * exactly 16 octets). That leaves 126 random bits, above the 64 required.
+ */
+export function randomSerial(): Buffer {
+  const serial = randomBytes(16);
+  serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
+  return serial;
+}

@@ -1,0 +1,111 @@
+import { type KeyObject, createPublicKey, verify } from "node:crypto";
+import { DerError, Tag, bitStringBytes, children, decodeOid, expectTlv, readWhole } from "../der/der-reader.js";
+import { OID } from "../der/oids.js";
+import { TesseraError } from "../errors.js";
+import { pemDecodeOne } from "./pem.js";
+
+/** Largest CSR we look at; real ones are under 2 KiB even with RSA-4096. */
+export const MAX_CSR_BYTES = 16 * 1024;
+
+export interface ParsedCsr {
+  /** DER SubjectPublicKeyInfo exactly as the requester sent it (copied into the certificate). */
+  spki: Buffer;
+  publicKey: KeyObject;
+  /** True for RSA keys (their certificates also get keyEncipherment). */
+  isRsa: boolean;
+}
+
+const SIGNATURE_HASH: Record<string, { hash: string | null; keyType: string }> = {
+  [OID.ecdsaWithSHA256]: { hash: "sha256", keyType: "ec" },
+  [OID.ecdsaWithSHA384]: { hash: "sha384", keyType: "ec" },
+  [OID.ecdsaWithSHA512]: { hash: "sha512", keyType: "ec" },
+  [OID.sha256WithRSA]: { hash: "sha256", keyType: "rsa" },
+  [OID.sha384WithRSA]: { hash: "sha384", keyType: "rsa" },
+  [OID.sha512WithRSA]: { hash: "sha512", keyType: "rsa" },
+  [OID.ed25519]: { hash: null, keyType: "ed25519" },
+};
+
+function bad(message: string, cause?: unknown): TesseraError {
+  return new TesseraError("invalid_csr", message, { cause });
+}
+
+/** Accepted workload keys: P-256, P-384, Ed25519, RSA 2048–8192 bits. */
+export function checkWorkloadKey(key: KeyObject): void {
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case "ec":
+      if (details.namedCurve === "prime256v1" || details.namedCurve === "secp384r1") return;
+      throw new TesseraError("unsupported_key", `EC curve ${details.namedCurve ?? "?"} is not accepted; use P-256 or P-384`);
+    case "ed25519":
+      return;
+    case "rsa": {
+      const bits = details.modulusLength ?? 0;
+      if (bits < 2048) throw new TesseraError("unsupported_key", `RSA key of ${bits} bits is too small; at least 2048 required`);
+      if (bits > 8192) throw new TesseraError("unsupported_key", `RSA key of ${bits} bits is too large; at most 8192`);
+      return;
+    }
+    default:
+      throw new TesseraError("unsupported_key", `key type ${key.asymmetricKeyType ?? "?"} is not accepted`);
+  }
+}
+
+/**
+ * Parses a PKCS#10 request (PEM or DER) and checks proof of possession: the
+ * request must be signed by the key it carries. Only the public key is used;
+ * subject, SANs and any requested extensions are ignored by design, since the
+ * identity comes from attestation alone.
+ */
+export function parseCsr(input: string | Buffer): ParsedCsr {
+  const der = typeof input === "string" ? pemDecodeOne(input, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"], "invalid_csr") : input;
+  if (der.length > MAX_CSR_BYTES) throw bad(`CSR is larger than ${MAX_CSR_BYTES} bytes`);
+  let info: Buffer;
+  let spki: Buffer;
+  let algorithm: string;
+  let signature: Buffer;
+  try {
+    const outer = readWhole(der, Tag.SEQUENCE, "CertificationRequest");
+    const [cri, sigAlg, sigBits, ...extra] = children(outer, der);
+    if (!cri || !sigAlg || !sigBits || extra.length > 0) throw new DerError("CertificationRequest must have three parts");
+    if (cri.tag !== Tag.SEQUENCE || sigAlg.tag !== Tag.SEQUENCE) throw new DerError("bad CertificationRequest");
+    const [version, subject, keyInfo, attributes, ...more] = children(cri, der);
+    if (!version || !subject || !keyInfo || !attributes || more.length > 0) {
+      throw new DerError("CertificationRequestInfo must have four parts");
+    }
+    if (version.tag !== Tag.INTEGER || version.content.length !== 1 || version.content[0] !== 0) {
+      throw new DerError("CSR version must be 1 (0)");
+    }
+    if (subject.tag !== Tag.SEQUENCE || keyInfo.tag !== Tag.SEQUENCE || attributes.tag !== 0xa0) {
+      throw new DerError("bad CertificationRequestInfo");
+    }
+    children(subject, der); // must itself be well-formed
+    children(attributes, der);
+    const algOid = expectTlv(der, sigAlg.contentStart, sigAlg.end, Tag.OID, "signatureAlgorithm");
+    algorithm = decodeOid(algOid.content);
+    signature = bitStringBytes(sigBits);
+    info = cri.raw;
+    spki = keyInfo.raw;
+  } catch (e) {
+    if (e instanceof DerError) throw bad(`malformed CSR: ${e.message}`, e);
+    throw e;
+  }
+
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: spki, format: "der", type: "spki" });
+  } catch (e) {
+    throw bad("CSR public key cannot be decoded", e);
+  }
+  checkWorkloadKey(publicKey);
+
+  const alg = SIGNATURE_HASH[algorithm];
+  if (!alg) throw bad(`CSR signature algorithm ${algorithm} is not accepted`);
+  if (alg.keyType !== publicKey.asymmetricKeyType) throw bad("CSR signature algorithm does not match its key");
+  let ok = false;
+  try {
+    ok = verify(alg.hash, info, publicKey, signature);
+  } catch (e) {
+    throw bad("CSR signature cannot be verified", e);
+  }
+  if (!ok) throw bad("CSR signature does not verify: no proof of possession of the key");
+  return { spki: Buffer.from(spki), publicKey, isRsa: publicKey.asymmetricKeyType === "rsa" };
+}
