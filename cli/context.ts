@@ -1,10 +1,9 @@
 import type { Command } from "commander";
 import { systemClock } from "../src/clock.js";
-import { resolveDataDir } from "../src/data-dir.js";
+import { dataFiles, isInitialized, resolveDataDir } from "../src/data-dir.js";
 import { TesseraError } from "../src/errors.js";
 import { openCa } from "../src/main.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
-import { dataFiles, isInitialized } from "../src/data-dir.js";
 
 export interface GlobalOptions {
   dataDir?: string;

@@ -13,7 +13,17 @@ const program = new Command("tessera")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
-for (const register of [registerInit, registerServe, registerToken, registerCert, registerRevoke, registerCrl, registerBundle, registerCa, registerAudit]) {
+for (const register of [
+  registerInit,
+  registerServe,
+  registerToken,
+  registerCert,
+  registerRevoke,
+  registerCrl,
+  registerBundle,
+  registerCa,
+  registerAudit,
+]) {
   register(program);
 }
 

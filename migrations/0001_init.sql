@@ -60,6 +60,7 @@ CREATE TABLE crls (
   number         INTEGER,
   this_update    INTEGER,
   next_update    INTEGER,
+  drop_at        INTEGER,            -- earliest expiry among the listed certificates
   der            BLOB
 ) STRICT;
 

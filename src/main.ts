@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { type Server as HttpServer, createServer as createHttpServer } from "node:http";
-import { type Server as HttpsServer, createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Attestor } from "./attest/attestor.js";
@@ -11,7 +11,7 @@ import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
 import { openKeyStore } from "./ca/key-store.js";
 import { CaManager } from "./ca/manager.js";
 import { type Clock, systemClock } from "./clock.js";
-import { type ListenAddress, type ServeConfig, formatUrl } from "./config.js";
+import { formatUrl, type ListenAddress, type ServeConfig } from "./config.js";
 import { CrlService } from "./crl/crl-service.js";
 import { dataFiles, isInitialized } from "./data-dir.js";
 import { issueServerCertificate } from "./flows/issue-server-certificate.js";

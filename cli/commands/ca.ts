@@ -18,7 +18,9 @@ export function registerCa(program: Command): void {
           key_type: r.keyType,
           not_before: iso(r.notBefore),
           not_after: iso(r.notAfter),
-          fingerprint: r.certificateDer ? `sha256:${new X509Certificate(r.certificateDer).fingerprint256.replace(/:/g, "").toLowerCase()}` : null,
+          fingerprint: r.certificateDer
+            ? `sha256:${new X509Certificate(r.certificateDer).fingerprint256.replace(/:/g, "").toLowerCase()}`
+            : null,
         }));
         if (opts.json) return printJson({ trust_domain: manager.trustDomain, keys });
         process.stdout.write(`trust domain ${manager.trustDomain}\n`);
@@ -39,7 +41,13 @@ export function registerCrl(program: Command): void {
       await withCa(opts, async ({ store, ca }) => {
         const crl = new CrlService(store, ca, systemClock);
         await crl.refresh();
-        if (opts.pem && opts.all) return void process.stdout.write(crl.all().map((c) => c.pem).join(""));
+        if (opts.pem && opts.all)
+          return void process.stdout.write(
+            crl
+              .all()
+              .map((c) => c.pem)
+              .join(""),
+          );
         const current = crl.get();
         if (!current) throw new Error("no CRL");
         process.stdout.write(opts.pem ? current.pem : current.der);

@@ -3,7 +3,7 @@ import { DEFAULT_LISTEN, makeServeConfig, parseDnsName, parseListen } from "../.
 import { parseDuration } from "../../src/duration.js";
 import { parseTrustDomain } from "../../src/identity/spiffe-id.js";
 import { startTessera } from "../../src/main.js";
-import { type GlobalOptions, dataDirOf, withDataDir } from "../context.js";
+import { dataDirOf, type GlobalOptions, withDataDir } from "../context.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 

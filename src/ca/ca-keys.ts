@@ -1,10 +1,10 @@
 import type { KeyObject } from "node:crypto";
 import { X509Certificate } from "node:crypto";
-import { type KeyType, generateKeyPair } from "../crypto/key-types.js";
+import { generateKeyPair, type KeyType } from "../crypto/key-types.js";
 import { Signer } from "../crypto/signer.js";
 import type { CaKeyKind, CaKeyRecord } from "../store/store.js";
 import { certificateParts } from "../x509/certificate-info.js";
-import { type Issuer, buildIntermediateCertificate, buildRootCertificate } from "../x509/profile.js";
+import { buildIntermediateCertificate, buildRootCertificate, type Issuer } from "../x509/profile.js";
 import type { KeyStore } from "./key-store.js";
 
 /** A CA key opened for use: its record, a Signer, and for X.509 keys the parsed certificate parts. */

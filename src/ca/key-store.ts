@@ -1,4 +1,4 @@
-import { type KeyObject, createCipheriv, createDecipheriv, createPrivateKey, randomBytes, scryptSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, createPrivateKey, type KeyObject, randomBytes, scryptSync } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TesseraError } from "../errors.js";

@@ -3,7 +3,7 @@ import { TesseraError } from "../errors.js";
 import type { CaKeyKind, CaKeyRecord, Store } from "../store/store.js";
 import { pemEncode } from "../x509/pem.js";
 import { LeafIssuer } from "../x509/profile.js";
-import { type LoadedCaKey, asIssuer, loadCaKey } from "./ca-keys.js";
+import { asIssuer, type LoadedCaKey, loadCaKey } from "./ca-keys.js";
 import type { KeyStore } from "./key-store.js";
 
 /**

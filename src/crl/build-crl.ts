@@ -1,15 +1,14 @@
 import type { Signer } from "../crypto/signer.js";
-import { lengthSize, writeLength } from "../der/der-writer.js";
 import {
   bitString,
   explicit,
   implicitPrimitive,
-
-
+  lengthSize,
   sequence,
   smallInteger,
   time,
   unsignedInteger,
+  writeLength,
 } from "../der/der-writer.js";
 import { OID } from "../der/oids.js";
 import { extension } from "../x509/extensions.js";
@@ -128,7 +127,13 @@ export function encodeRevokedCertificates(entries: RevokedEntry[]): Buffer {
 
 /** Builds and signs an RFC 5280 v2 CRL; returns its DER. */
 export function buildCrl(req: CrlRequest, signer: Signer): Buffer {
-  const numberBytes = Buffer.from(req.number.toString(16).padStart(2, "0").replace(/^(.(..)*)$/, "0$1"), "hex");
+  const numberBytes = Buffer.from(
+    req.number
+      .toString(16)
+      .padStart(2, "0")
+      .replace(/^(.(..)*)$/, "0$1"),
+    "hex",
+  );
   const parts: Buffer[] = [
     smallInteger(1),
     signer.algorithmIdentifier,
@@ -149,4 +154,3 @@ export function buildCrl(req: CrlRequest, signer: Signer): Buffer {
   const tbs = sequence(...parts);
   return sequence(tbs, signer.algorithmIdentifier, bitString(signer.signX509(tbs)));
 }
-

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
+import { asIssuer } from "../ca/ca-keys.js";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
 import type { Store } from "../store/store.js";
-import { asIssuer } from "../ca/ca-keys.js";
 import { pemEncode } from "../x509/pem.js";
 import { buildCrl } from "./build-crl.js";
 
@@ -43,7 +43,7 @@ export class CrlService {
   async refresh(): Promise<void> {
     const now = this.clock.now().getTime();
     const issuers = this.ca.published("x509_intermediate").map((k) => k.record.id);
-    const due = await this.store.crlsNeedingBuild(issuers, now + this.options.validityMs / 2);
+    const due = await this.store.crlsNeedingBuild(issuers, now, now + this.options.validityMs / 2);
     for (const id of due) await this.build(id);
     for (const id of issuers) {
       const stored = await this.store.getCrl(id);
@@ -79,8 +79,10 @@ export class CrlService {
       },
       key.signer,
     );
+    let dropAt: number | null = null;
+    for (const r of snapshot.revoked) if (dropAt === null || r.notAfter < dropAt) dropAt = r.notAfter;
     await this.store.saveCrl(
-      { issuerId, number: snapshot.number, thisUpdate: thisUpdate.getTime(), nextUpdate: nextUpdate.getTime(), der },
+      { issuerId, number: snapshot.number, thisUpdate: thisUpdate.getTime(), nextUpdate: nextUpdate.getTime(), der, dropAt },
       snapshot.revision,
     );
   }

@@ -1,4 +1,4 @@
-import { type KeyObject, generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 
 /** Key types an operator may choose for the CA and JWT keys. */
 export const KEY_TYPES = ["ec-p256", "ec-p384", "ed25519", "rsa-2048", "rsa-3072"] as const;

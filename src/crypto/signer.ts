@@ -1,5 +1,5 @@
-import { type KeyObject, createHash, createPublicKey, sign } from "node:crypto";
-import { Tag, bitStringBytes, children, readWhole } from "../der/der-reader.js";
+import { createHash, createPublicKey, type KeyObject, sign } from "node:crypto";
+import { bitStringBytes, children, readWhole, Tag } from "../der/der-reader.js";
 import { nullValue, objectIdentifier, sequence } from "../der/der-writer.js";
 import { OID } from "../der/oids.js";
 import { type KeyType, keyTypeOf } from "./key-types.js";

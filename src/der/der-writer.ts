@@ -111,7 +111,7 @@ export function namedBitString(bits: number[]): Buffer {
   if (bits.length === 0) return Buffer.from([0x03, 0x01, 0x00]);
   const highest = Math.max(...bits);
   const bytes = Buffer.alloc(Math.floor(highest / 8) + 1);
-  for (const bit of bits) bytes[Math.floor(bit / 8)] = (bytes[Math.floor(bit / 8)] as number) | (0x80 >> bit % 8);
+  for (const bit of bits) bytes[Math.floor(bit / 8)] = (bytes[Math.floor(bit / 8)] as number) | (0x80 >> (bit % 8));
   const last = bytes[bytes.length - 1] as number;
   let unused = 0;
   while (unused < 8 && !(last & (1 << unused))) unused++;

@@ -15,7 +15,10 @@ export function parseReason(name: string | undefined): number {
 
 /** Normalises a serial as printed by openssl or Tessera (colons, case, leading zeros) to Tessera's hex form. */
 export function normalizeSerial(text: string): string {
-  const hex = text.replace(/:/g, "").toLowerCase().replace(/^0+(?=.)/, "");
+  const hex = text
+    .replace(/:/g, "")
+    .toLowerCase()
+    .replace(/^0+(?=.)/, "");
   if (!/^[0-9a-f]{1,40}$/.test(hex)) throw new TesseraError("invalid_argument", `"${text.slice(0, 60)}" is not a serial number`);
   return hex.length % 2 ? `0${hex}` : hex;
 }

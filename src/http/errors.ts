@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Response } from "express";
 import type { Logger } from "pino";
-import { TesseraError, isTesseraError } from "../errors.js";
+import { isTesseraError, TesseraError } from "../errors.js";
 import type { Metrics } from "./metrics.js";
 
 export function sendError(res: Response, error: TesseraError): void {

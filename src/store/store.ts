@@ -67,12 +67,15 @@ export interface StoredCrl {
   thisUpdate: number;
   nextUpdate: number;
   der: Buffer;
+  /** Earliest expiry among the listed certificates: the CRL is rebuilt then, so they drop off. */
+  dropAt?: number | null;
 }
 
 export interface RevokedRow {
   serial: string;
   revokedAt: number;
   reason: number;
+  notAfter: number;
 }
 
 export interface CertificateFilter {
@@ -99,11 +102,7 @@ export interface Store {
    * token in the same transaction; if the token is no longer usable nothing is
    * recorded and the outcome says why.
    */
-  recordCertificate(
-    cert: CertificateRecord,
-    audit: AuditEvent,
-    joinToken?: { hash: string; now: number },
-  ): Promise<IssueOutcome>;
+  recordCertificate(cert: CertificateRecord, audit: AuditEvent, joinToken?: { hash: string; now: number }): Promise<IssueOutcome>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   listCertificates(filter: CertificateFilter): Promise<CertificateRecord[]>;
   /** Revokes the given serials, or every unexpired certificate of a SPIFFE ID; returns what it revoked. */
@@ -119,8 +118,11 @@ export interface Store {
   getJoinToken(hash: string): Promise<JoinTokenRecord | undefined>;
 
   // CRLs
-  /** Issuers whose CRL is missing, stale (revocations since it was built) or due before `refreshBefore`. */
-  crlsNeedingBuild(issuerIds: string[], refreshBefore: number): Promise<string[]>;
+  /**
+   * Issuers whose CRL is missing, stale (revocations since it was built), due
+   * before `refreshBefore`, or lists a certificate that has expired by `now`.
+   */
+  crlsNeedingBuild(issuerIds: string[], now: number, refreshBefore: number): Promise<string[]>;
   /** A snapshot for building a CRL: the next number, the revision it covers, unexpired revocations. */
   beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedRow[] }>;
   /** Stores a built CRL unless a newer one was stored meanwhile. */

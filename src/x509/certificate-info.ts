@@ -1,4 +1,4 @@
-import { DerError, Tag, children, readWhole } from "../der/der-reader.js";
+import { children, DerError, readWhole, Tag } from "../der/der-reader.js";
 
 /** The parts of a DER certificate Tessera needs to reuse, as views into it. */
 export interface CertificateParts {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { bitString, explicit, sequence, smallInteger, time, unsignedInteger } from "../der/der-writer.js";
 import type { Signer } from "../crypto/signer.js";
+import { bitString, explicit, sequence, smallInteger, time, unsignedInteger } from "../der/der-writer.js";
 
 /** Everything that goes into a TBSCertificate, already DER-encoded where it is structure. */
 export interface TbsParts {

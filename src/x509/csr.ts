@@ -1,5 +1,5 @@
-import { type KeyObject, createPublicKey, verify } from "node:crypto";
-import { DerError, Tag, bitStringBytes, children, decodeOid, expectTlv, readWhole } from "../der/der-reader.js";
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { bitStringBytes, children, DerError, decodeOid, expectTlv, readWhole, Tag } from "../der/der-reader.js";
 import { OID } from "../der/oids.js";
 import { TesseraError } from "../errors.js";
 import { pemDecodeOne } from "./pem.js";
@@ -56,7 +56,8 @@ export function checkWorkloadKey(key: KeyObject): void {
  * identity comes from attestation alone.
  */
 export function parseCsr(input: string | Buffer): ParsedCsr {
-  const der = typeof input === "string" ? pemDecodeOne(input, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"], "invalid_csr") : input;
+  const der =
+    typeof input === "string" ? pemDecodeOne(input, ["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"], "invalid_csr") : input;
   if (der.length > MAX_CSR_BYTES) throw bad(`CSR is larger than ${MAX_CSR_BYTES} bytes`);
   let info: Buffer;
   let spki: Buffer;

@@ -2,7 +2,6 @@ import { isIP } from "node:net";
 import {
   boolean,
   explicit,
-  ia5String,
   implicitPrimitive,
   namedBitString,
   objectIdentifier,
@@ -10,7 +9,6 @@ import {
   sequence,
   set,
   smallInteger,
-  tlv,
   utf8String,
 } from "../der/der-writer.js";
 import { OID } from "../der/oids.js";
@@ -93,14 +91,15 @@ function ipBytes(ip: string): Buffer {
   const kind = isIP(ip);
   if (kind === 4) return Buffer.from(ip.split(".").map(Number));
   if (kind === 6) {
-    const [head = "", tail = ""] = ip.includes("::") ? ip.split("::") : [ip, ""];
+    // WHATWG URL normalisation turns embedded IPv4 (::ffff:1.2.3.4) into hex groups.
+    const normal = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+    const [head = "", tail = ""] = normal.includes("::") ? normal.split("::") : [normal, ""];
     const h = head ? head.split(":") : [];
     const t = tail ? tail.split(":") : [];
     const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
     const out = Buffer.alloc(16);
-    groups.forEach((g, i) => out.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+    for (const [i, g] of groups.entries()) out.writeUInt16BE(Number.parseInt(g, 16), i * 2);
     return out;
   }
   throw new Error(`not an IP address: ${ip}`);
 }
-

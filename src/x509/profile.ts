@@ -1,19 +1,19 @@
 import type { Signer } from "../crypto/signer.js";
+import { keyIdentifierOf } from "../crypto/signer.js";
 import { OID } from "../der/oids.js";
 import { randomSerial, signCertificate } from "./certificate.js";
 import {
-  KeyUsage,
   authorityKeyIdentifier,
   basicConstraints,
   crlDistributionPoint,
   distinguishedName,
   extKeyUsage,
+  KeyUsage,
   keyUsage,
   subjectAltName,
   subjectKeyIdentifier,
   uriNameConstraints,
 } from "./extensions.js";
-import { keyIdentifierOf } from "../crypto/signer.js";
 
 /** Clock skew allowance: certificates are valid from 30 s before issuance. */
 export const BACKDATE_MS = 30_000;

@@ -10,7 +10,7 @@ function serve(req: Request, res: Response, crl: ServedCrl | undefined, pem: boo
   res.setHeader("ETag", crl.etag);
   res.setHeader("Last-Modified", new Date(crl.thisUpdate).toUTCString());
   const match = req.headers["if-none-match"];
-  if (match && match.split(",").some((t) => t.trim() === crl.etag || t.trim() === "*")) {
+  if (match?.split(",").some((t) => t.trim() === crl.etag || t.trim() === "*")) {
     res.status(304).end();
     return;
   }

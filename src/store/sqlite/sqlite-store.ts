@@ -1,6 +1,6 @@
-import Database from "better-sqlite3";
 import { join } from "node:path";
-import { GENESIS_HASH, auditRowHash } from "../../audit/audit-chain.js";
+import Database from "better-sqlite3";
+import { auditRowHash, GENESIS_HASH } from "../../audit/audit-chain.js";
 import { packageRoot } from "../../package-root.js";
 import type {
   AuditEvent,
@@ -138,7 +138,16 @@ export class SqliteStore implements Store {
       prevHash: last?.hash ?? GENESIS_HASH,
     };
     const hash = auditRowHash(row);
-    this.stmt.insertAudit?.run(row.seq, row.at, row.actor, row.action, row.subject, JSON.stringify(row.details), row.prevHash, hash);
+    this.stmt.insertAudit?.run(
+      row.seq,
+      row.at,
+      row.actor,
+      row.action,
+      row.subject,
+      JSON.stringify(row.details),
+      row.prevHash,
+      hash,
+    );
     this.pendingAudit.push({ ...row, hash });
   }
 
@@ -148,7 +157,9 @@ export class SqliteStore implements Store {
   }
 
   async putSettings(values: Record<string, string>): Promise<void> {
-    const put = this.db.prepare("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    const put = this.db.prepare(
+      "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    );
     this.write(() => {
       for (const [k, v] of Object.entries(values)) put.run(k, v);
     });
@@ -263,11 +274,11 @@ export class SqliteStore implements Store {
     };
   }
 
-  async crlsNeedingBuild(issuerIds: string[], refreshBefore: number): Promise<string[]> {
+  async crlsNeedingBuild(issuerIds: string[], now: number, refreshBefore: number): Promise<string[]> {
     const q = this.db.prepare(
-      "SELECT issuer_id FROM crls WHERE issuer_id = ? AND (der IS NULL OR built_revision < revision OR next_update IS NULL OR next_update <= ?)",
+      "SELECT issuer_id FROM crls WHERE issuer_id = ? AND (der IS NULL OR built_revision < revision OR next_update <= ? OR drop_at <= ?)",
     );
-    return issuerIds.filter((id) => q.get(id, refreshBefore) !== undefined);
+    return issuerIds.filter((id) => q.get(id, refreshBefore, now) !== undefined);
   }
 
   async beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedRow[] }> {
@@ -277,29 +288,33 @@ export class SqliteStore implements Store {
     // interleaving of builders can leave a revocation out for good.
     const allocated = this.write(
       () =>
-        this.db.prepare("UPDATE crls SET last_number = last_number + 1 WHERE issuer_id = ? RETURNING last_number").get(issuerId) as
-          | { last_number: number }
-          | undefined,
+        this.db
+          .prepare("UPDATE crls SET last_number = last_number + 1 WHERE issuer_id = ? RETURNING last_number")
+          .get(issuerId) as { last_number: number } | undefined,
     );
     if (!allocated) throw new Error(`no CRL state for issuer ${issuerId}`);
-    return this.db.transaction(() => {
-      const { revision } = this.db.prepare("SELECT revision FROM crls WHERE issuer_id = ?").get(issuerId) as { revision: number };
-      const revoked = this.db
-        .prepare(
-          "SELECT serial, revoked_at AS revokedAt, revocation_reason AS reason FROM certificates WHERE issuer_id = ? AND revoked_at IS NOT NULL AND not_after > ? ORDER BY serial",
-        )
-        .all(issuerId, now) as RevokedRow[];
-      return { number: allocated.last_number, revision, revoked };
-    }).deferred();
+    return this.db
+      .transaction(() => {
+        const { revision } = this.db.prepare("SELECT revision FROM crls WHERE issuer_id = ?").get(issuerId) as {
+          revision: number;
+        };
+        const revoked = this.db
+          .prepare(
+            "SELECT serial, revoked_at AS revokedAt, revocation_reason AS reason, not_after AS notAfter FROM certificates WHERE issuer_id = ? AND revoked_at IS NOT NULL AND not_after > ? ORDER BY serial",
+          )
+          .all(issuerId, now) as RevokedRow[];
+        return { number: allocated.last_number, revision, revoked };
+      })
+      .deferred();
   }
 
   async saveCrl(crl: StoredCrl, revision: number): Promise<void> {
     this.write(() => {
       this.db
         .prepare(
-          "UPDATE crls SET number = ?, this_update = ?, next_update = ?, der = ?, built_revision = ? WHERE issuer_id = ? AND (number IS NULL OR number < ?)",
+          "UPDATE crls SET number = ?, this_update = ?, next_update = ?, der = ?, drop_at = ?, built_revision = ? WHERE issuer_id = ? AND (number IS NULL OR number < ?)",
         )
-        .run(crl.number, crl.thisUpdate, crl.nextUpdate, crl.der, revision, crl.issuerId, crl.number);
+        .run(crl.number, crl.thisUpdate, crl.nextUpdate, crl.der, crl.dropAt ?? null, revision, crl.issuerId, crl.number);
     });
   }
 

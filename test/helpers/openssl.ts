@@ -1,0 +1,46 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface OpensslResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the openssl CLI: the independent judge of what Tessera emits. */
+export function openssl(args: string[], input?: string | Buffer): OpensslResult {
+  const r = spawnSync("openssl", args, { input, maxBuffer: 256 * 1024 * 1024 });
+  return { status: r.status ?? -1, stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8") };
+}
+
+export type CsrKey = "ec-p256" | "ec-p384" | "ed25519" | "rsa-2048" | "rsa-1024";
+
+const NEWKEY: Record<CsrKey, string[]> = {
+  "ec-p256": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+  "ec-p384": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+  ed25519: ["-newkey", "ed25519"],
+  "rsa-2048": ["-newkey", "rsa:2048"],
+  "rsa-1024": ["-newkey", "rsa:1024"],
+};
+
+/** A key and CSR made by openssl, optionally asking for names the CA must ignore. */
+export function opensslCsr(
+  dir: string,
+  key: CsrKey = "ec-p256",
+  opts: { subject?: string; sans?: string } = {},
+): { csrPem: string; keyPem: string; keyPath: string } {
+  const keyPath = join(dir, `k-${Math.random().toString(36).slice(2)}.pem`);
+  const args = ["req", "-new", ...NEWKEY[key], "-nodes", "-keyout", keyPath, "-subj", opts.subject ?? "/CN=workload"];
+  if (opts.sans) args.push("-addext", `subjectAltName=${opts.sans}`);
+  const csrPem = execFileSync("openssl", args, { stdio: ["ignore", "pipe", "ignore"] }).toString("utf8");
+  const keyPem = execFileSync("cat", [keyPath]).toString("utf8");
+  return { csrPem, keyPem, keyPath };
+}
+
+/** Writes `content` to `dir/name` and returns the path. */
+export function writeTemp(dir: string, name: string, content: string | Buffer): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}

@@ -1,0 +1,157 @@
+import type { X509Certificate } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import { connect } from "node:tls";
+import { afterAll, describe, expect, it } from "vitest";
+import { call } from "../helpers/https-client.js";
+import { openssl } from "../helpers/openssl.js";
+import { runCli, spawnServe } from "../helpers/server.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+describe("first start with the embedded default", () => {
+  it("creates and initialises the data directory and prints the bundle path and its fingerprint", async () => {
+    const dataDir = `${tmp.dir}/fresh`;
+    const serve = await spawnServe([], { TESSERA_DATA_DIR: dataDir });
+    try {
+      expect(serve.banner).toContain("trust domain example.org");
+      const bundlePath = /bundle\s+(\S+)/.exec(serve.banner)?.[1] as string;
+      expect(bundlePath).toBe(`${dataDir}/bundle.pem`);
+      const printed = /fingerprint\s+sha256:([0-9a-f]{64})/.exec(serve.banner)?.[1];
+      const fp = openssl(["x509", "-in", bundlePath, "-noout", "-fingerprint", "-sha256"]).stdout;
+      expect(fp.split("=")[1]?.trim().replace(/:/g, "").toLowerCase()).toBe(printed);
+      expect(statSync(`${dataDir}/master.key`).mode & 0o777).toBe(0o600);
+      const bundle = readFileSync(bundlePath, "utf8");
+      const served = await call(`${serve.apiUrl}/v1/bundle`, { ca: bundle });
+      expect(served.text()).toBe(bundle);
+      expect(served.headers["content-type"]).toContain("application/x-pem-file");
+      expect((await call(`${serve.apiUrl}/healthz`, { ca: bundle })).json()).toEqual({ status: "ok" });
+      expect((await call(`${serve.apiUrl}/readyz`, { ca: bundle })).status).toBe(200);
+      const metrics = await call(`${serve.apiUrl}/metrics`, { ca: bundle });
+      expect(metrics.headers["content-type"]).toContain("text/plain");
+
+      // the migrations were applied and recorded, in order
+      const status = runCli(["ca", "status", "--json", "--data-dir", dataDir]);
+      const keys = JSON.parse(status.stdout).keys as Array<{ kind: string; state: string }>;
+      expect(keys.map((k) => `${k.kind}:${k.state}`).sort()).toEqual([
+        "jwt:active",
+        "x509_intermediate:active",
+        "x509_root:active",
+      ]);
+    } finally {
+      expect(await serve.stop()).toBe(0);
+    }
+  });
+
+  it("presents spiffe://TD/tessera/server with localhost, 127.0.0.1 and --dns-name SANs, over TLS 1.2+ only", async () => {
+    const dataDir = `${tmp.dir}/ident`;
+    const serve = await spawnServe(["--dns-name", "ca.internal.example"], { TESSERA_DATA_DIR: dataDir });
+    try {
+      const port = Number(new URL(serve.apiUrl).port);
+      const bundle = readFileSync(`${dataDir}/bundle.pem`, "utf8");
+      const peer = await new Promise<X509Certificate>((resolve, reject) => {
+        const s = connect({ host: "127.0.0.1", port, ca: bundle, servername: "localhost" }, () => {
+          const cert = s.getPeerX509Certificate();
+          s.end();
+          cert ? resolve(cert) : reject(new Error("no peer certificate"));
+        });
+        s.on("error", reject);
+      });
+      expect(peer.subjectAltName).toContain("URI:spiffe://example.org/tessera/server");
+      expect(peer.subjectAltName).toContain("DNS:localhost");
+      expect(peer.subjectAltName).toContain("DNS:ca.internal.example");
+      expect(peer.subjectAltName).toContain("IP Address:127.0.0.1");
+
+      const tls11 = openssl(["s_client", "-connect", `127.0.0.1:${port}`, "-tls1_1", "-brief"], "");
+      expect(tls11.status).not.toBe(0);
+      const weak = openssl(["s_client", "-connect", `127.0.0.1:${port}`, "-tls1_2", "-cipher", "AES128-SHA", "-brief"], "");
+      expect(weak.status).not.toBe(0);
+      const good = openssl(
+        ["s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", `${dataDir}/bundle.pem`, "-verify_return_error", "-brief"],
+        "",
+      );
+      expect(good.stderr + good.stdout).toMatch(/Verification: OK/);
+    } finally {
+      await serve.stop();
+    }
+  });
+});
+
+describe("init and key protection", () => {
+  it("refuses to re-initialise, and rejects a bad trust domain or key type", () => {
+    const dataDir = `${tmp.dir}/init`;
+    expect(runCli(["init", "--trust-domain", "prod.example", "--key-type", "ec-p384", "--data-dir", dataDir]).status).toBe(0);
+    const again = runCli(["init", "--trust-domain", "prod.example", "--data-dir", dataDir]);
+    expect(again.status).not.toBe(0);
+    expect(again.stderr).toContain("already initialised");
+    expect(runCli(["init", "--trust-domain", "Bad.Example", "--data-dir", `${tmp.dir}/x1`]).stderr).toContain("trust domain");
+    expect(runCli(["init", "--trust-domain", "ok.example", "--key-type", "dsa", "--data-dir", `${tmp.dir}/x2`]).stderr).toContain(
+      "unknown key type",
+    );
+    const root = runCli(["bundle", "--data-dir", dataDir]).stdout;
+    expect(openssl(["x509", "-noout", "-text"], root).stdout).toContain("NIST CURVE: P-384");
+  });
+
+  it("encrypts CA keys with TESSERA_PASSPHRASE and refuses a wrong one with one clear line", async () => {
+    const dataDir = `${tmp.dir}/pass`;
+    const env = { TESSERA_PASSPHRASE: "a long and secret passphrase" };
+    expect(runCli(["init", "--trust-domain", "example.org", "--data-dir", dataDir], env).status).toBe(0);
+    const wrong = runCli(["crl", "--pem", "--data-dir", dataDir], { TESSERA_PASSPHRASE: "not the passphrase" });
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr.trim()).toBe("tessera: cannot decrypt the CA keys: wrong passphrase or key file");
+    expect(wrong.stderr).not.toContain("a long and secret passphrase");
+    const missing = runCli(["crl", "--pem", "--data-dir", dataDir]);
+    expect(missing.stderr).toContain("TESSERA_PASSPHRASE");
+    const right = runCli(["crl", "--pem", "--data-dir", dataDir], env);
+    expect(right.stdout).toContain("BEGIN X509 CRL");
+    await expect(spawnServe(["--data-dir", dataDir], { TESSERA_PASSPHRASE: "nope nope nope" })).rejects.toThrow(
+      /wrong passphrase/,
+    );
+    // the database holds no plaintext private key
+    const db = readFileSync(`${dataDir}/tessera.db`);
+    expect(db.includes(Buffer.from("PRIVATE KEY"))).toBe(false);
+  });
+
+  it("prints --help for every command", () => {
+    for (const cmd of [
+      [],
+      ["init"],
+      ["serve"],
+      ["token", "create"],
+      ["cert", "list"],
+      ["cert", "show"],
+      ["revoke"],
+      ["crl"],
+      ["bundle"],
+      ["ca", "status"],
+      ["audit", "list"],
+      ["audit", "verify"],
+    ]) {
+      const r = runCli([...cmd, "--help"]);
+      expect(r.status, cmd.join(" ")).toBe(0);
+      expect(r.stdout).toContain("Usage: tessera");
+    }
+  });
+});
+
+describe("audit log of CLI actions", () => {
+  it("records init and token creation (never the token itself), and audit verify names an edited row", async () => {
+    const dataDir = `${tmp.dir}/audit`;
+    runCli(["init", "--trust-domain", "example.org", "--data-dir", dataDir]);
+    const token = runCli(["token", "create", "--spiffe-id", "spiffe://example.org/a", "--data-dir", dataDir]).stdout.trim();
+    const list = JSON.parse(runCli(["audit", "list", "--json", "--data-dir", dataDir]).stdout) as Array<{ action: string }>;
+    expect(list.map((r) => r.action)).toEqual(["ca.init", "ca.key.activate", "ca.key.activate", "token.create"]);
+    expect(JSON.stringify(list)).not.toContain(token);
+    expect(runCli(["audit", "verify", "--data-dir", dataDir]).status).toBe(0);
+
+    const { default: Database } = await import("better-sqlite3");
+    const db = new Database(`${dataDir}/tessera.db`);
+    db.exec("DROP TRIGGER audit_log_no_update");
+    db.prepare("UPDATE audit_log SET subject = 'spiffe://example.org/b' WHERE seq = 4").run();
+    db.close();
+    const verify = runCli(["audit", "verify", "--data-dir", dataDir]);
+    expect(verify.status).not.toBe(0);
+    expect(verify.stderr).toContain("row 4");
+  });
+});

@@ -1,0 +1,105 @@
+import "reflect-metadata";
+import { randomBytes } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildCrl, encodeRevokedCertificates, type RevokedEntry } from "../../src/crl/build-crl.js";
+import { generateKeyPair } from "../../src/crypto/key-types.js";
+import { Signer } from "../../src/crypto/signer.js";
+import { sequence, smallInteger, time, unsignedInteger } from "../../src/der/der-writer.js";
+import { certificateParts } from "../../src/x509/certificate-info.js";
+import { pemEncode } from "../../src/x509/pem.js";
+import { buildRootCertificate } from "../../src/x509/profile.js";
+import { openssl, writeTemp } from "../helpers/openssl.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+function ca(keyType: "ec-p256" | "ed25519" | "rsa-2048" = "ec-p256") {
+  const signer = new Signer(generateKeyPair(keyType).privateKey);
+  const der = buildRootCertificate(signer, {
+    trustDomain: "example.org",
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+  });
+  return { signer, der, name: certificateParts(der).subjectName };
+}
+
+const entries = (n: number): RevokedEntry[] =>
+  Array.from({ length: n }, (_, i) => {
+    const serial = randomBytes(16);
+    serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
+    return { serialHex: serial.toString("hex"), revokedAtSeconds: 1_790_000_000 + i, reason: [0, 1, 4, 5][i % 4] as number };
+  });
+
+describe("CRL encoder", () => {
+  it("encodes each entry exactly as the generic DER writer would", () => {
+    const list = [
+      ...entries(3),
+      { serialHex: "ff00", revokedAtSeconds: 2_600_000_000, reason: 0 }, // needs a sign byte, and GeneralizedTime (2052)
+    ];
+    const generic = sequence(
+      ...list.map((e) => {
+        const parts = [unsignedInteger(Buffer.from(e.serialHex, "hex")), time(new Date(e.revokedAtSeconds * 1000))];
+        if (e.reason !== 0) parts.push(Buffer.from(`300c300a0603551d1504030a01${e.reason.toString(16).padStart(2, "0")}`, "hex"));
+        return sequence(...parts);
+      }),
+    );
+    expect(encodeRevokedCertificates(list).toString("hex")).toBe(generic.toString("hex"));
+  });
+
+  it.each(["ec-p256", "ed25519", "rsa-2048"] as const)(
+    "produces a CRL that openssl verifies and @peculiar/x509 parses (%s)",
+    (keyType) => {
+      const { signer, der, name } = ca(keyType);
+      const list = entries(5);
+      const crl = buildCrl(
+        {
+          issuerName: name,
+          number: 7n,
+          thisUpdate: new Date("2026-11-22T00:00:00Z"),
+          nextUpdate: new Date("2026-11-22T01:00:00Z"),
+          entries: list,
+        },
+        signer,
+      );
+      const crlPem = pemEncode(crl, "X509 CRL");
+      const v = openssl(
+        ["crl", "-noout", "-CAfile", writeTemp(tmp.dir, `ca-${keyType}.pem`, pemEncode(der, "CERTIFICATE"))],
+        crlPem,
+      );
+      expect(v.stdout + v.stderr).toContain("verify OK");
+      const parsed = new x509.X509Crl(crl);
+      expect(parsed.entries.map((e) => e.serialNumber.toLowerCase())).toEqual(list.map((e) => e.serialHex));
+      expect(parsed.entries[1]?.reason).toBe(1);
+      expect(parsed.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId).toBe(signer.keyIdentifier.toString("hex"));
+      const text = openssl(["crl", "-noout", "-text"], crlPem).stdout;
+      expect(text).toMatch(/CRL Number:\s*\n\s*7\n/);
+      expect(text).toContain("Version 2");
+      expect(text).toContain("Next Update: Nov 22 01:00:00 2026 GMT");
+    },
+  );
+
+  it("omits revokedCertificates when nothing is revoked, and encodes large CRL numbers", () => {
+    const { signer, name } = ca();
+    const crl = buildCrl(
+      { issuerName: name, number: 2n ** 70n, thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 1000), entries: [] },
+      signer,
+    );
+    const text = openssl(["crl", "-inform", "DER", "-noout", "-text"], crl).stdout;
+    expect(text).toContain("No Revoked Certificates");
+    expect(text).toContain("1180591620717411303424");
+    expect(smallInteger(1).length).toBe(3);
+  });
+
+  it("lists 20,000 entries that openssl reads back in full", () => {
+    const { signer, name } = ca();
+    const list = entries(20_000);
+    const crl = buildCrl(
+      { issuerName: name, number: 1n, thisUpdate: new Date(), nextUpdate: new Date(Date.now() + 3_600_000), entries: list },
+      signer,
+    );
+    const text = openssl(["crl", "-inform", "DER", "-noout", "-text"], crl).stdout;
+    expect(text.match(/Serial Number:/g)?.length).toBe(20_000);
+  });
+});

@@ -1,0 +1,83 @@
+import "reflect-metadata";
+import { webcrypto } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+import { afterAll, describe, expect, it } from "vitest";
+import { children, readWhole, Tag } from "../../src/der/der-reader.js";
+import { sequence } from "../../src/der/der-writer.js";
+import { parseCsr } from "../../src/x509/csr.js";
+import { pemEncode } from "../../src/x509/pem.js";
+import { opensslCsr } from "../helpers/openssl.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const toDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
+
+describe("CSR parsing and proof of possession", () => {
+  it.each(["ec-p256", "ec-p384", "ed25519", "rsa-2048"] as const)("accepts/%s CSRs made by openssl", (key) => {
+    const { csrPem } = opensslCsr(tmp.dir, key);
+    const parsed = parseCsr(csrPem);
+    expect(parsed.isRsa).toBe(key === "rsa-2048");
+    expect(toDer(csrPem).includes(parsed.spki)).toBe(true);
+  });
+
+  it("accepts/a CSR made by @peculiar/x509 and returns its exact public key", async () => {
+    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+    const keys = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: "CN=x", keys, signingAlgorithm: alg });
+    const spki = Buffer.from(await webcrypto.subtle.exportKey("spki", keys.publicKey));
+    expect(parseCsr(csr.toString("pem")).spki.equals(spki)).toBe(true);
+    expect(parseCsr(Buffer.from(csr.rawData)).spki.equals(spki)).toBe(true);
+  });
+
+  const corrupt = (mutate: (der: Buffer) => Buffer) => () => {
+    const der = Buffer.from(toDer(opensslCsr(tmp.dir).csrPem));
+    return pemEncode(mutate(der), "CERTIFICATE REQUEST");
+  };
+
+  it.each([
+    ["rejects/RSA-1024", () => opensslCsr(tmp.dir, "rsa-1024").csrPem, "unsupported_key"],
+    [
+      "rejects/flipped signature bit",
+      corrupt((d) => {
+        d[d.length - 3] = (d[d.length - 3] as number) ^ 1;
+        return d;
+      }),
+      "invalid_csr",
+    ],
+    [
+      "rejects/flipped subject bit (signature no longer covers it)",
+      corrupt((d) => {
+        d[20] = (d[20] as number) ^ 1;
+        return d;
+      }),
+      "invalid_csr",
+    ],
+    ["rejects/truncated", corrupt((d) => d.subarray(0, d.length - 10)), "invalid_csr"],
+    ["rejects/trailing bytes", corrupt((d) => Buffer.concat([d, Buffer.from([0])])), "invalid_csr"],
+    ["rejects/empty PEM body", () => "-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n", "invalid_csr"],
+    ["rejects/two CSRs", () => opensslCsr(tmp.dir).csrPem + opensslCsr(tmp.dir).csrPem, "invalid_csr"],
+    ["rejects/oversized", () => pemEncode(Buffer.alloc(20_000, 0x30), "CERTIFICATE REQUEST"), "invalid_csr"],
+    ["rejects/random bytes", () => pemEncode(Buffer.from("8f3a9c0011223344556677", "hex"), "CERTIFICATE REQUEST"), "invalid_csr"],
+  ])("%s", (_name, make, code) => {
+    expect(() => parseCsr(make())).toThrow(expect.objectContaining({ code }));
+  });
+
+  it("rejects/request info of one key signed by another (CSR substitution)", () => {
+    const parts = (der: Buffer) => {
+      const outer = readWhole(der, Tag.SEQUENCE, "csr");
+      return children(outer, der).map((c) => c.raw);
+    };
+    const [infoA] = parts(toDer(opensslCsr(tmp.dir).csrPem));
+    const [, algB, sigB] = parts(toDer(opensslCsr(tmp.dir).csrPem));
+    const spliced = sequence(infoA as Buffer, algB as Buffer, sigB as Buffer);
+    expect(() => parseCsr(pemEncode(spliced, "CERTIFICATE REQUEST"))).toThrow("proof of possession");
+  });
+
+  it("ignores everything in the CSR but its key", () => {
+    const { csrPem } = opensslCsr(tmp.dir, "ec-p256", { subject: "/CN=root/O=evil", sans: "URI:spiffe://evil.org/x" });
+    expect(Object.keys(parseCsr(csrPem)).sort()).toEqual(["isRsa", "publicKey", "spki"]);
+  });
+});
