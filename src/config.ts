@@ -18,6 +18,9 @@ export interface ServeConfig {
   /** Initialise an empty data directory on start (the embedded default for `npm start`). */
   autoInit: boolean;
   x509DefaultTtlMs: number;
+  jwtDefaultTtlMs: number;
+  /** Public base URL of the API (JWT `iss`, OIDC discovery); default: the listen address. */
+  publicUrl?: string;
   crlValidityMs: number;
   maxBodyBytes: number;
   /** How often the server looks for changes made by other processes (revocations, rotations). */
@@ -52,6 +55,7 @@ export function makeServeConfig(partial: Partial<ServeConfig> & { dataDir: strin
     defaultTrustDomain: "example.org",
     autoInit: false,
     x509DefaultTtlMs: 3_600_000,
+    jwtDefaultTtlMs: 300_000,
     crlValidityMs: 3_600_000,
     maxBodyBytes: 64 * 1024,
     pollIntervalMs: 250,
@@ -62,4 +66,18 @@ export function makeServeConfig(partial: Partial<ServeConfig> & { dataDir: strin
 export function formatUrl(scheme: "http" | "https", addr: ListenAddress): string {
   const host = isIP(addr.host) === 6 ? `[${addr.host}]` : addr.host === "0.0.0.0" ? "127.0.0.1" : addr.host;
   return `${scheme}://${host}:${addr.port}`;
+}
+
+/** An https base URL without path, query or trailing slash. */
+export function parsePublicUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TesseraError("invalid_argument", `invalid URL "${text}"`);
+  }
+  if (url.protocol !== "https:" || url.search || url.hash || url.username || url.password) {
+    throw new TesseraError("invalid_argument", "--public-url must be an https URL without query, fragment or credentials");
+  }
+  return url.toString().replace(/\/$/, "");
 }

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Attestor } from "./attest/attestor.js";
 import { JoinTokenAttestor } from "./attest/join-token.js";
+import { X509PeerAuthenticator } from "./attest/x509-peer.js";
 import { certificateFingerprint } from "./ca/ca-keys.js";
 import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
 import { openKeyStore } from "./ca/key-store.js";
@@ -89,6 +90,7 @@ export async function startTessera(
   const publicAddr = httpServer && config.httpListen ? await listen(httpServer, config.httpListen) : undefined;
   const apiUrl = formatUrl("https", apiAddr);
   const crlBaseUrl = `${publicAddr ? formatUrl("http", publicAddr) : apiUrl}/v1/crl`;
+  const issuer = config.publicUrl ?? apiUrl;
 
   const attestors = new Map<string, Attestor>([["join_token", new JoinTokenAttestor(store, clock)]]);
   const deps: HttpDeps = {
@@ -100,6 +102,9 @@ export async function startTessera(
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     issueX509: { store, ca, clock, attestors, crlBaseUrl, defaultTtlMs: config.x509DefaultTtlMs },
+    issueJwt: { store, ca, clock, attestors, issuer, defaultTtlMs: config.jwtDefaultTtlMs },
+    peers: new X509PeerAuthenticator(store, clock),
+    issuer,
   };
 
   let serverCert = await issueServerCertificate({ store, ca, clock, crlBaseUrl }, [...config.dnsNames]);

@@ -1,7 +1,9 @@
 import { X509Certificate } from "node:crypto";
 import type { Command } from "commander";
+import { spiffeBundle } from "../../src/ca/spiffe-bundle.js";
 import { systemClock } from "../../src/clock.js";
 import { CrlService } from "../../src/crl/crl-service.js";
+import { TesseraError } from "../../src/errors.js";
 import { type GlobalOptions, iso, printJson, printTable, withCa, withDataDir } from "../context.js";
 
 export function registerCa(program: Command): void {
@@ -57,10 +59,14 @@ export function registerCrl(program: Command): void {
 
 export function registerBundle(program: Command): void {
   withDataDir(program.command("bundle"))
-    .description("print the trust bundle")
-    .option("--format <format>", "pem", "pem")
+    .description("print the trust bundle: PEM roots, or the SPIFFE bundle (JWKS of X.509 and JWT authorities)")
+    .option("--format <format>", "pem or spiffe", "pem")
     .action(async (opts: GlobalOptions & { format: string }) => {
+      if (opts.format !== "pem" && opts.format !== "spiffe") {
+        throw new TesseraError("invalid_argument", "--format must be pem or spiffe");
+      }
       await withCa(opts, async ({ ca }) => {
+        if (opts.format === "spiffe") return printJson(await spiffeBundle(ca));
         process.stdout.write(ca.bundlePem());
       });
     });

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { DEFAULT_LISTEN, makeServeConfig, parseDnsName, parseListen } from "../../src/config.js";
+import { DEFAULT_LISTEN, makeServeConfig, parseDnsName, parseListen, parsePublicUrl } from "../../src/config.js";
 import { parseDuration } from "../../src/duration.js";
 import { parseTrustDomain } from "../../src/identity/spiffe-id.js";
 import { startTessera } from "../../src/main.js";
@@ -15,9 +15,19 @@ export function registerServe(program: Command): void {
     .option("--dns-name <name>", "extra DNS name for the server certificate (repeatable)", collect, [])
     .option("--trust-domain <td>", "trust domain if the data directory must be initialised", "example.org")
     .option("--x509-ttl <duration>", "default X.509-SVID lifetime", "1h")
+    .option("--jwt-ttl <duration>", "default JWT-SVID lifetime", "5m")
+    .option("--public-url <url>", "public base URL of the API: JWT issuer and OIDC discovery (default: the listen address)")
     .action(
       async (
-        opts: GlobalOptions & { listen: string; httpListen?: string; dnsName: string[]; trustDomain: string; x509Ttl: string },
+        opts: GlobalOptions & {
+          listen: string;
+          httpListen?: string;
+          dnsName: string[];
+          trustDomain: string;
+          x509Ttl: string;
+          jwtTtl: string;
+          publicUrl?: string;
+        },
       ) => {
         const config = makeServeConfig({
           dataDir: dataDirOf(opts),
@@ -27,6 +37,8 @@ export function registerServe(program: Command): void {
           defaultTrustDomain: parseTrustDomain(opts.trustDomain),
           autoInit: true,
           x509DefaultTtlMs: parseDuration(opts.x509Ttl),
+          jwtDefaultTtlMs: parseDuration(opts.jwtTtl),
+          publicUrl: opts.publicUrl ? parsePublicUrl(opts.publicUrl) : undefined,
         });
         const running = await startTessera(config);
         process.stderr.write(

@@ -78,6 +78,20 @@ export class CaManager {
     return [...this.keys.values()].map((k) => k.record);
   }
 
+  /**
+   * A number that grows whenever what is published changes: the newest key
+   * creation, state change or expiry, in epoch milliseconds. Derived from the
+   * key records, so every process computes the same value.
+   */
+  bundleSequence(): number {
+    const now = this.clock.now().getTime();
+    let sequence = 0;
+    for (const { record: r } of this.keys.values()) {
+      sequence = Math.max(sequence, r.createdAt, r.activatedAt ?? 0, r.retiredAt ?? 0, r.notAfter <= now ? r.notAfter : 0);
+    }
+    return sequence;
+  }
+
   /** PEM of every published root: the trust bundle. */
   bundlePem(): string {
     return this.published("x509_root")

@@ -1,8 +1,9 @@
+import { attest } from "../attest/attest.js";
 import type { Attestation, Attestor } from "../attest/attestor.js";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
-import type { Store } from "../store/store.js";
+import { ensureRecorded, type Store } from "../store/store.js";
 import { randomSerial } from "../x509/certificate.js";
 import { parseCsr } from "../x509/csr.js";
 import { pemEncode } from "../x509/pem.js";
@@ -32,19 +33,6 @@ export interface X509Svid {
   chainPem: string;
   bundlePem: string;
   expiresAt: Date;
-}
-
-/** Resolves the attestation in a request to an identity, via the attestor named by its `type`. */
-export async function attest(attestors: ReadonlyMap<string, Attestor>, evidence: unknown): Promise<Attestation> {
-  if (typeof evidence !== "object" || evidence === null || Array.isArray(evidence)) {
-    throw new TesseraError("bad_request", "attestation must be an object with a type");
-  }
-  const { type } = evidence as Record<string, unknown>;
-  const attestor = typeof type === "string" ? attestors.get(type) : undefined;
-  if (!attestor) {
-    throw new TesseraError("bad_request", `attestation type must be one of: ${[...attestors.keys()].join(", ")}`);
-  }
-  return attestor.attest(evidence as Record<string, unknown>);
 }
 
 /**
@@ -103,10 +91,7 @@ export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request):
     },
     identity.joinTokenHash ? { hash: identity.joinTokenHash, now } : undefined,
   );
-  if (!outcome.ok) {
-    if (outcome.reason === "token_used") throw new TesseraError("token_used", "join token has already been used");
-    throw new TesseraError("attestation_failed", "join token is not valid");
-  }
+  ensureRecorded(outcome);
 
   // 5. respond
   const certificatePem = pemEncode(der, "CERTIFICATE");

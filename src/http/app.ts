@@ -4,13 +4,15 @@ import type { HttpDeps } from "./deps.js";
 import { errorHandler } from "./errors.js";
 import { mountBundle } from "./routes/bundle.js";
 import { mountCrl } from "./routes/crl.js";
+import { mountDiscovery } from "./routes/discovery.js";
 import { mountHealth } from "./routes/health.js";
+import { mountSvidJwt } from "./routes/svid-jwt.js";
 import { mountSvidX509 } from "./routes/svid-x509.js";
 
 type Mount = (router: Router, deps: HttpDeps) => void;
 
 /** Every route of the TLS API, in one list. */
-const API_ROUTES: Mount[] = [mountHealth, mountBundle, mountCrl, mountSvidX509];
+const API_ROUTES: Mount[] = [mountHealth, mountBundle, mountDiscovery, mountCrl, mountSvidX509, mountSvidJwt];
 
 /** The plain-HTTP listener serves only self-verifying public documents. */
 const PUBLIC_ROUTES: Mount[] = [mountCrl];

@@ -1,3 +1,5 @@
+import { TesseraError } from "../errors.js";
+
 /**
  * The storage seam. Methods are grouped by aggregate and each is one atomic
  * step; they are async so that a networked backend (PostgreSQL) changes no
@@ -47,6 +49,15 @@ export interface JoinTokenRecord {
   usedBySerial: string | null;
 }
 
+export interface JwtSvidRecord {
+  jti: string;
+  spiffeId: string;
+  audience: string[];
+  keyId: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
 export interface AuditEvent {
   actor: string;
   action: string;
@@ -87,6 +98,13 @@ export interface CertificateFilter {
 
 export type IssueOutcome = { ok: true } | { ok: false; reason: "token_used" | "token_expired" | "token_unknown" };
 
+/** Turns a refused issuance (its join token was used meanwhile) into the caller's error. */
+export function ensureRecorded(outcome: IssueOutcome): void {
+  if (outcome.ok) return;
+  if (outcome.reason === "token_used") throw new TesseraError("token_used", "join token has already been used");
+  throw new TesseraError("attestation_failed", "join token is not valid");
+}
+
 export interface Store {
   // settings
   getSettings(): Promise<Record<string, string>>;
@@ -103,6 +121,8 @@ export interface Store {
    * recorded and the outcome says why.
    */
   recordCertificate(cert: CertificateRecord, audit: AuditEvent, joinToken?: { hash: string; now: number }): Promise<IssueOutcome>;
+  /** Records an issued JWT-SVID (its jti must be new), consuming a join token like `recordCertificate`. */
+  recordJwtSvid(token: JwtSvidRecord, audit: AuditEvent, joinToken?: { hash: string; now: number }): Promise<IssueOutcome>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   listCertificates(filter: CertificateFilter): Promise<CertificateRecord[]>;
   /** Revokes the given serials, or every unexpired certificate of a SPIFFE ID; returns what it revoked. */

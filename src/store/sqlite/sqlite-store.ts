@@ -10,6 +10,7 @@ import type {
   CertificateRecord,
   IssueOutcome,
   JoinTokenRecord,
+  JwtSvidRecord,
   RevokedRow,
   Store,
   StoredCrl,
@@ -107,6 +108,7 @@ export class SqliteStore implements Store {
         "UPDATE join_tokens SET used_at = ?, used_by_serial = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
       ),
       getToken: p("SELECT * FROM join_tokens WHERE token_hash = ?"),
+      insertJwt: p("INSERT INTO jwt_svids (jti, spiffe_id, audience, key_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)"),
       getCert: p(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial = ?`),
     };
   }
@@ -183,6 +185,16 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Consumes a join token inside a write; returns why it could not be, if so. */
+  private consumeJoinToken(joinToken: { hash: string; now: number }, usedBy: string): IssueOutcome {
+    const used = this.stmt.consumeToken?.run(joinToken.now, usedBy, joinToken.hash, joinToken.now);
+    if (used?.changes === 1) return { ok: true };
+    const token = this.stmt.getToken?.get(joinToken.hash) as Row | undefined;
+    if (!token) return { ok: false, reason: "token_unknown" };
+    if (token.used_at !== null) return { ok: false, reason: "token_used" };
+    return { ok: false, reason: "token_expired" };
+  }
+
   async recordCertificate(
     cert: CertificateRecord,
     audit: AuditEvent,
@@ -190,15 +202,29 @@ export class SqliteStore implements Store {
   ): Promise<IssueOutcome> {
     return this.write((): IssueOutcome => {
       if (joinToken) {
-        const used = this.stmt.consumeToken?.run(joinToken.now, cert.serial, joinToken.hash, joinToken.now);
-        if (used?.changes !== 1) {
-          const token = this.stmt.getToken?.get(joinToken.hash) as Row | undefined;
-          if (!token) return { ok: false, reason: "token_unknown" };
-          if (token.used_at !== null) return { ok: false, reason: "token_used" };
-          return { ok: false, reason: "token_expired" };
-        }
+        const consumed = this.consumeJoinToken(joinToken, cert.serial);
+        if (!consumed.ok) return consumed;
       }
       this.stmt.insertCert?.run(cert);
+      this.appendAudit(audit);
+      return { ok: true };
+    });
+  }
+
+  async recordJwtSvid(token: JwtSvidRecord, audit: AuditEvent, joinToken?: { hash: string; now: number }): Promise<IssueOutcome> {
+    return this.write((): IssueOutcome => {
+      if (joinToken) {
+        const consumed = this.consumeJoinToken(joinToken, `jti:${token.jti}`);
+        if (!consumed.ok) return consumed;
+      }
+      this.stmt.insertJwt?.run(
+        token.jti,
+        token.spiffeId,
+        JSON.stringify(token.audience),
+        token.keyId,
+        token.issuedAt,
+        token.expiresAt,
+      );
       this.appendAudit(audit);
       return { ok: true };
     });

@@ -1,0 +1,52 @@
+import type { TLSSocket } from "node:tls";
+import type { Clock } from "../clock.js";
+import { DerError } from "../der/der-reader.js";
+import { TesseraError } from "../errors.js";
+import type { Store } from "../store/store.js";
+import { certificateParts } from "../x509/certificate-info.js";
+
+/** A caller authenticated by an X.509-SVID this CA issued. */
+export interface PeerIdentity {
+  spiffeId: string;
+  serial: string;
+  notAfter: number;
+}
+
+function unauthenticated(message: string): TesseraError {
+  return new TesseraError("unauthenticated", message);
+}
+
+/**
+ * Authenticates a mutual-TLS caller. The TLS handshake already proved the
+ * caller holds the certificate's key; here the certificate must be one this
+ * CA issued and recorded (byte for byte), unexpired by Tessera's clock, and
+ * not revoked. Anything signed elsewhere, even by a key chaining to the same
+ * root, is refused.
+ */
+export class X509PeerAuthenticator {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The caller's identity, or undefined when it presented no certificate. */
+  async authenticate(socket: TLSSocket): Promise<PeerIdentity | undefined> {
+    const peer = socket.getPeerCertificate?.(false);
+    if (!peer?.raw) return undefined;
+    let serial: string;
+    try {
+      const bytes = certificateParts(peer.raw).serial;
+      serial = Buffer.from(bytes[0] === 0 && bytes.length > 1 ? bytes.subarray(1) : bytes).toString("hex");
+    } catch (e) {
+      if (e instanceof DerError) throw unauthenticated("client certificate is malformed");
+      throw e;
+    }
+    const record = await this.store.getCertificate(serial);
+    if (!record?.der.equals(peer.raw)) throw unauthenticated("client certificate was not issued by this CA");
+    const now = this.clock.now().getTime();
+    if (record.notAfter <= now) throw unauthenticated("client certificate has expired");
+    if (record.notBefore > now) throw unauthenticated("client certificate is not valid yet");
+    if (record.revokedAt !== null) throw new TesseraError("forbidden", "client certificate has been revoked");
+    return { spiffeId: record.spiffeId, serial, notAfter: record.notAfter };
+  }
+}
