@@ -3,6 +3,7 @@ import { isTesseraError } from "../src/errors.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerBundle, registerCa, registerCrl } from "./commands/ca.js";
 import { registerCert, registerRevoke } from "./commands/cert.js";
+import { registerEntry } from "./commands/entry.js";
 import { registerInit } from "./commands/init.js";
 import { registerServe } from "./commands/serve.js";
 import { registerToken } from "./commands/token.js";
@@ -16,6 +17,7 @@ const program = new Command("tessera")
 for (const register of [
   registerInit,
   registerServe,
+  registerEntry,
   registerToken,
   registerCert,
   registerRevoke,

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import type { RateLimitConfig } from "./config-file.js";
 import { TesseraError } from "./errors.js";
 
 export interface ListenAddress {
@@ -23,6 +24,10 @@ export interface ServeConfig {
   publicUrl?: string;
   crlValidityMs: number;
   maxBodyBytes: number;
+  /** Server configuration file (trusted JWT issuers, rate limits); default `<data-dir>/config.json` if present. */
+  configFile?: string;
+  /** Overrides the file's rate limit: a limit, or null for none. */
+  rateLimit?: RateLimitConfig | null;
   /** How often the server looks for changes made by other processes (revocations, rotations). */
   pollIntervalMs: number;
 }
@@ -80,4 +85,14 @@ export function parsePublicUrl(text: string): string {
     throw new TesseraError("invalid_argument", "--public-url must be an https URL without query, fragment or credentials");
   }
   return url.toString().replace(/\/$/, "");
+}
+
+/** Parses `--rate-limit`: `PER_SECOND:BURST` (e.g. `50:100`) or `off`. */
+export function parseRateLimit(text: string): RateLimitConfig | null {
+  if (text === "off") return null;
+  const m = /^(\d+(?:\.\d+)?):(\d+)$/.exec(text);
+  if (!m || !(Number(m[1]) > 0) || !(Number(m[2]) >= 1)) {
+    throw new TesseraError("invalid_argument", `invalid rate limit "${text}": use PER_SECOND:BURST (e.g. 50:100) or off`);
+  }
+  return { perSecond: Number(m[1]), burst: Number(m[2]) };
 }

@@ -1,11 +1,12 @@
 import { X509Certificate } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { Attestor } from "./attest/attestor.js";
 import { JoinTokenAttestor } from "./attest/join-token.js";
+import { JwtIssuerAttestor } from "./attest/jwt-issuer.js";
 import { X509PeerAuthenticator } from "./attest/x509-peer.js";
 import { certificateFingerprint } from "./ca/ca-keys.js";
 import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
@@ -13,12 +14,14 @@ import { openKeyStore } from "./ca/key-store.js";
 import { CaManager } from "./ca/manager.js";
 import { type Clock, systemClock } from "./clock.js";
 import { formatUrl, type ListenAddress, type ServeConfig } from "./config.js";
+import { loadFileConfig } from "./config-file.js";
 import { CrlService } from "./crl/crl-service.js";
 import { dataFiles, isInitialized } from "./data-dir.js";
 import { issueServerCertificate } from "./flows/issue-server-certificate.js";
 import { createApiApp, createPublicApp } from "./http/app.js";
 import type { HttpDeps } from "./http/deps.js";
 import { Metrics } from "./http/metrics.js";
+import { RateLimiter } from "./http/rate-limit.js";
 import { secureContextOptions, serverTlsOptions } from "./http/tls.js";
 import { createLogger } from "./log.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
@@ -92,7 +95,15 @@ export async function startTessera(
   const crlBaseUrl = `${publicAddr ? formatUrl("http", publicAddr) : apiUrl}/v1/crl`;
   const issuer = config.publicUrl ?? apiUrl;
 
-  const attestors = new Map<string, Attestor>([["join_token", new JoinTokenAttestor(store, clock)]]);
+  const configFile =
+    config.configFile ?? (existsSync(dataFiles(config.dataDir).config) ? dataFiles(config.dataDir).config : undefined);
+  const fileConfig = loadFileConfig(configFile);
+  const attestors = new Map<string, Attestor>([
+    ["join_token", new JoinTokenAttestor(store, clock)],
+    ["jwt", new JwtIssuerAttestor(fileConfig.jwtIssuers, clock)],
+  ]);
+  const rateLimit = config.rateLimit === undefined ? fileConfig.rateLimit : config.rateLimit;
+  const rateLimiter = rateLimit ? new RateLimiter(rateLimit) : undefined;
   const deps: HttpDeps = {
     store,
     ca,
@@ -101,6 +112,7 @@ export async function startTessera(
     logger,
     metrics,
     maxBodyBytes: config.maxBodyBytes,
+    rateLimiter,
     issueX509: { store, ca, clock, attestors, crlBaseUrl, defaultTtlMs: config.x509DefaultTtlMs },
     issueJwt: { store, ca, clock, attestors, issuer, defaultTtlMs: config.jwtDefaultTtlMs },
     peers: new X509PeerAuthenticator(store, clock),
@@ -137,6 +149,7 @@ export async function startTessera(
       }
       await crl.refresh();
       const now = clock.now().getTime();
+      rateLimiter?.sweep();
       if (now >= serverCert.renewAt) {
         serverCert = await issueServerCertificate({ store, ca, clock, crlBaseUrl }, [...config.dnsNames]);
         applyTls();
@@ -150,7 +163,16 @@ export async function startTessera(
   const timer = setInterval(tick, config.pollIntervalMs);
   timer.unref();
 
-  logger.info({ api: apiUrl, crl: crlBaseUrl, trust_domain: ca.trustDomain }, "tessera is serving");
+  logger.info(
+    {
+      api: apiUrl,
+      crl: crlBaseUrl,
+      trust_domain: ca.trustDomain,
+      config_file: configFile ?? null,
+      jwt_issuers: fileConfig.jwtIssuers.length,
+    },
+    "tessera is serving",
+  );
   return {
     apiUrl,
     crlUrl: crlBaseUrl,

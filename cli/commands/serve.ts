@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { DEFAULT_LISTEN, makeServeConfig, parseDnsName, parseListen, parsePublicUrl } from "../../src/config.js";
+import { DEFAULT_LISTEN, makeServeConfig, parseDnsName, parseListen, parsePublicUrl, parseRateLimit } from "../../src/config.js";
 import { parseDuration } from "../../src/duration.js";
 import { parseTrustDomain } from "../../src/identity/spiffe-id.js";
 import { startTessera } from "../../src/main.js";
@@ -16,6 +16,11 @@ export function registerServe(program: Command): void {
     .option("--trust-domain <td>", "trust domain if the data directory must be initialised", "example.org")
     .option("--x509-ttl <duration>", "default X.509-SVID lifetime", "1h")
     .option("--jwt-ttl <duration>", "default JWT-SVID lifetime", "5m")
+    .option("--config <file>", "server configuration (trusted JWT issuers, rate limit); default <data-dir>/config.json")
+    .option(
+      "--rate-limit <rate:burst|off>",
+      "per-client limit on attestation endpoints, e.g. 50:100 (default from config, else 50:100)",
+    )
     .option("--public-url <url>", "public base URL of the API: JWT issuer and OIDC discovery (default: the listen address)")
     .action(
       async (
@@ -27,6 +32,8 @@ export function registerServe(program: Command): void {
           x509Ttl: string;
           jwtTtl: string;
           publicUrl?: string;
+          config?: string;
+          rateLimit?: string;
         },
       ) => {
         const config = makeServeConfig({
@@ -39,6 +46,8 @@ export function registerServe(program: Command): void {
           x509DefaultTtlMs: parseDuration(opts.x509Ttl),
           jwtDefaultTtlMs: parseDuration(opts.jwtTtl),
           publicUrl: opts.publicUrl ? parsePublicUrl(opts.publicUrl) : undefined,
+          configFile: opts.config,
+          rateLimit: opts.rateLimit === undefined ? undefined : parseRateLimit(opts.rateLimit),
         });
         const running = await startTessera(config);
         process.stderr.write(

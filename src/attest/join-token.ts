@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { Store } from "../store/store.js";
-import type { Attestation, Attestor } from "./attestor.js";
+import type { Attestor, Evidence } from "./attestor.js";
 
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
 
@@ -32,7 +32,7 @@ export class JoinTokenAttestor implements Attestor {
     private readonly clock: Clock,
   ) {}
 
-  async attest(evidence: Record<string, unknown>): Promise<Attestation> {
+  async attest(evidence: Record<string, unknown>): Promise<Evidence> {
     const token = evidence.token;
     if (typeof token !== "string" || !TOKEN_PATTERN.test(token)) throw fail("join token is malformed");
     const hash = hashJoinToken(token);
@@ -48,7 +48,6 @@ export class JoinTokenAttestor implements Attestor {
       method: this.type,
       spiffeId: record.spiffeId,
       selectors: record.selectors,
-      dnsNames: [],
       joinTokenHash: hash,
     };
   }

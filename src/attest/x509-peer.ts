@@ -10,6 +10,9 @@ export interface PeerIdentity {
   spiffeId: string;
   serial: string;
   notAfter: number;
+  /** How the certificate was obtained ("join_token", "jwt", "x509_renewal", "server"). */
+  attestation: string;
+  entryId: string | null;
 }
 
 function unauthenticated(message: string): TesseraError {
@@ -47,6 +50,12 @@ export class X509PeerAuthenticator {
     if (record.notAfter <= now) throw unauthenticated("client certificate has expired");
     if (record.notBefore > now) throw unauthenticated("client certificate is not valid yet");
     if (record.revokedAt !== null) throw new TesseraError("forbidden", "client certificate has been revoked");
-    return { spiffeId: record.spiffeId, serial, notAfter: record.notAfter };
+    return {
+      spiffeId: record.spiffeId,
+      serial,
+      notAfter: record.notAfter,
+      attestation: record.attestation,
+      entryId: record.entryId ?? null,
+    };
   }
 }

@@ -1,6 +1,7 @@
 import { attest } from "../attest/attest.js";
 import type { Attestation, Attestor } from "../attest/attestor.js";
 import type { PeerIdentity } from "../attest/x509-peer.js";
+import { renewalIdentity } from "../attest/x509-renewal.js";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
@@ -20,6 +21,7 @@ export interface IssueJwtDeps {
 export interface IssueJwtRequest {
   audience: unknown;
   attestation?: unknown;
+  spiffeId?: unknown;
   peer?: PeerIdentity;
 }
 
@@ -56,8 +58,8 @@ export async function issueJwtSvid(deps: IssueJwtDeps, req: IssueJwtRequest): Pr
 
   // 2. authenticate
   let identity: Pick<Attestation, "spiffeId" | "jwtTtlMs" | "joinTokenHash" | "method">;
-  if (req.attestation !== undefined) identity = await attest(deps.attestors, req.attestation);
-  else if (req.peer) identity = { spiffeId: req.peer.spiffeId, method: "x509_svid" };
+  if (req.attestation !== undefined) identity = await attest(deps.attestors, deps.store, req.attestation, req.spiffeId);
+  else if (req.peer) identity = { ...(await renewalIdentity(deps.store, req.peer)), method: "x509_svid" };
   else throw new TesseraError("unauthenticated", "present a client certificate (X.509-SVID) or an attestation");
 
   // 3. sign: never valid past the signing key's own life

@@ -1,5 +1,7 @@
 import { attest } from "../attest/attest.js";
 import type { Attestation, Attestor } from "../attest/attestor.js";
+import type { PeerIdentity } from "../attest/x509-peer.js";
+import { renewalIdentity } from "../attest/x509-renewal.js";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
@@ -22,8 +24,10 @@ export interface IssueX509Deps {
 export interface IssueX509Request {
   csr: unknown;
   attestation?: unknown;
+  /** The identity the caller wants, among those its attestation qualifies for. */
+  spiffeId?: unknown;
   /** Set by the HTTP layer when the caller presented a valid X.509-SVID (renewal). */
-  renewal?: Attestation;
+  peer?: PeerIdentity;
 }
 
 export interface X509Svid {
@@ -47,8 +51,8 @@ export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request):
 
   // 2. attest: the evidence names the identity
   let identity: Attestation;
-  if (req.attestation !== undefined) identity = await attest(deps.attestors, req.attestation);
-  else if (req.renewal) identity = req.renewal;
+  if (req.attestation !== undefined) identity = await attest(deps.attestors, deps.store, req.attestation, req.spiffeId);
+  else if (req.peer) identity = await renewalIdentity(deps.store, req.peer);
   else throw new TesseraError("unauthenticated", "present an attestation or a client certificate to renew");
 
   // 3. sign: validity back-dated for skew, never past the issuing CA
@@ -82,6 +86,7 @@ export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request):
       issuedAt: now,
       revokedAt: null,
       revocationReason: null,
+      entryId: identity.entryId ?? null,
     },
     {
       actor: `workload:${identity.method}`,

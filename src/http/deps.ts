@@ -7,6 +7,7 @@ import type { IssueJwtDeps } from "../flows/issue-jwt.js";
 import type { IssueX509Deps } from "../flows/issue-x509.js";
 import type { Store } from "../store/store.js";
 import type { Metrics } from "./metrics.js";
+import type { RateLimiter } from "./rate-limit.js";
 
 /** Everything the HTTP routes may use; built once by the composition root. */
 export interface HttpDeps {
@@ -22,4 +23,6 @@ export interface HttpDeps {
   /** Public base URL of the API: the JWT issuer and OIDC discovery base. */
   issuer: string;
   maxBodyBytes: number;
+  /** Per-client limit on the attestation endpoints, if any. */
+  rateLimiter?: RateLimiter;
 }

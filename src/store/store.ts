@@ -37,6 +37,8 @@ export interface CertificateRecord {
   issuedAt: number;
   revokedAt: number | null;
   revocationReason: number | null;
+  /** The registration entry it was issued under, if any. */
+  entryId?: string | null;
 }
 
 export interface JoinTokenRecord {
@@ -47,6 +49,16 @@ export interface JoinTokenRecord {
   expiresAt: number;
   usedAt: number | null;
   usedBySerial: string | null;
+}
+
+export interface EntryRecord {
+  id: string;
+  spiffeId: string;
+  selectors: string[];
+  dnsNames: string[];
+  x509TtlMs: number | null;
+  jwtTtlMs: number | null;
+  createdAt: number;
 }
 
 export interface JwtSvidRecord {
@@ -132,6 +144,13 @@ export interface Store {
     now: number,
     audit: AuditEvent,
   ): Promise<CertificateRecord[]>;
+
+  // registration entries
+  /** Inserts an entry; false if one with the same SPIFFE ID and selectors exists. */
+  insertEntry(entry: EntryRecord, audit: AuditEvent): Promise<boolean>;
+  listEntries(filter?: { spiffeId?: string }): Promise<EntryRecord[]>;
+  getEntry(id: string): Promise<EntryRecord | undefined>;
+  deleteEntry(id: string, audit: AuditEvent): Promise<boolean>;
 
   // join tokens
   insertJoinToken(token: JoinTokenRecord, audit: AuditEvent): Promise<void>;

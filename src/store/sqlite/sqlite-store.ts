@@ -8,6 +8,7 @@ import type {
   CaKeyRecord,
   CertificateFilter,
   CertificateRecord,
+  EntryRecord,
   IssueOutcome,
   JoinTokenRecord,
   JwtSvidRecord,
@@ -22,7 +23,7 @@ type Row = Record<string, unknown>;
 const CA_KEY_COLUMNS =
   "id, kind, state, key_type, encrypted_private_key, public_key_spki, certificate_der, parent_id, not_before, not_after, created_at, activated_at, retired_at";
 const CERT_COLUMNS =
-  "serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason";
+  "serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason, entry_id";
 
 function caKeyFromRow(r: Row): CaKeyRecord {
   return {
@@ -54,6 +55,19 @@ function certFromRow(r: Row): CertificateRecord {
     issuedAt: r.issued_at as number,
     revokedAt: (r.revoked_at as number | null) ?? null,
     revocationReason: (r.revocation_reason as number | null) ?? null,
+    entryId: (r.entry_id as string | null) ?? null,
+  };
+}
+
+function entryFromRow(r: Row): EntryRecord {
+  return {
+    id: r.id as string,
+    spiffeId: r.spiffe_id as string,
+    selectors: JSON.parse(r.selectors as string) as string[],
+    dnsNames: JSON.parse(r.dns_names as string) as string[],
+    x509TtlMs: (r.x509_ttl_ms as number | null) ?? null,
+    jwtTtlMs: (r.jwt_ttl_ms as number | null) ?? null,
+    createdAt: r.created_at as number,
   };
 }
 
@@ -102,7 +116,7 @@ export class SqliteStore implements Store {
         "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       insertCert: p(
-        `INSERT INTO certificates (${CERT_COLUMNS}) VALUES (@serial, @spiffeId, @issuerId, @notBefore, @notAfter, @der, @attestation, @issuedAt, NULL, NULL)`,
+        `INSERT INTO certificates (${CERT_COLUMNS}) VALUES (@serial, @spiffeId, @issuerId, @notBefore, @notAfter, @der, @attestation, @issuedAt, NULL, NULL, @entryId)`,
       ),
       consumeToken: p(
         "UPDATE join_tokens SET used_at = ?, used_by_serial = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
@@ -205,7 +219,7 @@ export class SqliteStore implements Store {
         const consumed = this.consumeJoinToken(joinToken, cert.serial);
         if (!consumed.ok) return consumed;
       }
-      this.stmt.insertCert?.run(cert);
+      this.stmt.insertCert?.run({ ...cert, entryId: cert.entryId ?? null });
       this.appendAudit(audit);
       return { ok: true };
     });
@@ -274,6 +288,47 @@ export class SqliteStore implements Store {
       for (const id of issuers) bump.run(id);
       this.appendAudit({ ...audit, details: { ...audit.details, serials: rows.map((r) => r.serial) } });
       return rows.map((r) => ({ ...certFromRow(r), revokedAt: now, revocationReason: reason }));
+    });
+  }
+
+  async insertEntry(entry: EntryRecord, audit: AuditEvent): Promise<boolean> {
+    return this.write(() => {
+      const result = this.db
+        .prepare(
+          "INSERT INTO entries (id, spiffe_id, selectors, dns_names, x509_ttl_ms, jwt_ttl_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .run(
+          entry.id,
+          entry.spiffeId,
+          JSON.stringify(entry.selectors),
+          JSON.stringify(entry.dnsNames),
+          entry.x509TtlMs,
+          entry.jwtTtlMs,
+          entry.createdAt,
+        );
+      if (result.changes !== 1) return false;
+      this.appendAudit(audit);
+      return true;
+    });
+  }
+
+  async listEntries(filter: { spiffeId?: string } = {}): Promise<EntryRecord[]> {
+    const rows = filter.spiffeId
+      ? this.db.prepare("SELECT * FROM entries WHERE spiffe_id = ? ORDER BY spiffe_id, id").all(filter.spiffeId)
+      : this.db.prepare("SELECT * FROM entries ORDER BY spiffe_id, id").all();
+    return (rows as Row[]).map(entryFromRow);
+  }
+
+  async getEntry(id: string): Promise<EntryRecord | undefined> {
+    const row = this.db.prepare("SELECT * FROM entries WHERE id = ?").get(id) as Row | undefined;
+    return row ? entryFromRow(row) : undefined;
+  }
+
+  async deleteEntry(id: string, audit: AuditEvent): Promise<boolean> {
+    return this.write(() => {
+      if (this.db.prepare("DELETE FROM entries WHERE id = ?").run(id).changes !== 1) return false;
+      this.appendAudit(audit);
+      return true;
     });
   }
 
