@@ -5,6 +5,7 @@ import { registerBundle, registerCa, registerCrl } from "./commands/ca.js";
 import { registerCert, registerRevoke } from "./commands/cert.js";
 import { registerEntry } from "./commands/entry.js";
 import { registerInit } from "./commands/init.js";
+import { registerRotate } from "./commands/rotate.js";
 import { registerServe } from "./commands/serve.js";
 import { registerToken } from "./commands/token.js";
 
@@ -24,6 +25,7 @@ for (const register of [
   registerCrl,
   registerBundle,
   registerCa,
+  registerRotate,
   registerAudit,
 ]) {
   register(program);

@@ -8,9 +8,11 @@ import type { Attestor } from "./attest/attestor.js";
 import { JoinTokenAttestor } from "./attest/join-token.js";
 import { JwtIssuerAttestor } from "./attest/jwt-issuer.js";
 import { X509PeerAuthenticator } from "./attest/x509-peer.js";
+import { AuditTail } from "./audit/audit-tail.js";
 import { certificateFingerprint } from "./ca/ca-keys.js";
 import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
 import { openKeyStore } from "./ca/key-store.js";
+import { KeyLifecycle, lifecycleSettings } from "./ca/lifecycle.js";
 import { CaManager } from "./ca/manager.js";
 import { type Clock, systemClock } from "./clock.js";
 import { formatUrl, type ListenAddress, type ServeConfig } from "./config.js";
@@ -47,15 +49,13 @@ function listen(server: HttpServer | HttpsServer, addr: ListenAddress): Promise<
 }
 
 /** Opens the data directory: store, key protection, CA keys. The same wiring serves the CLI. */
-export async function openCa(dataDir: string, env: NodeJS.ProcessEnv, clock: Clock, logger?: Logger) {
-  const store = new SqliteStore(dataFiles(dataDir).database, {
-    now: () => clock.now().getTime(),
-    onAudit: logger ? (record) => logger.info({ audit: record }, `audit: ${record.action} ${record.subject}`) : undefined,
-  });
+export async function openCa(dataDir: string, env: NodeJS.ProcessEnv, clock: Clock) {
+  const store = new SqliteStore(dataFiles(dataDir).database, { now: () => clock.now().getTime() });
   try {
     const keyStore = openKeyStore(dataDir, await store.getSettings(), env);
     const ca = await CaManager.open(store, keyStore, clock);
-    return { store, keyStore, ca };
+    const lifecycle = new KeyLifecycle(store, keyStore, ca, clock, await lifecycleSettings(store));
+    return { store, keyStore, ca, lifecycle };
   } catch (e) {
     store.close();
     throw e;
@@ -80,7 +80,10 @@ export async function startTessera(
     logger.info({ data_dir: config.dataDir, root: init.rootId }, "initialised a new CA");
   }
 
-  const { store, ca } = await openCa(config.dataDir, env, clock, logger);
+  const { store, ca, lifecycle } = await openCa(config.dataDir, env, clock);
+  await lifecycle.tick();
+  const auditTail = new AuditTail(store, logger);
+  await auditTail.resume();
   const metrics = new Metrics();
   metrics.describe("tessera_svid_issued_total", "SVIDs issued");
   metrics.describe("tessera_http_errors_total", "HTTP error responses by code");
@@ -143,13 +146,15 @@ export async function startTessera(
     if (busy || stopped) return;
     busy = true;
     try {
-      if (await ca.reload()) {
+      const rotated = await lifecycle.tick();
+      if ((await ca.reload()) || rotated) {
         writeBundle();
         applyTls();
       }
       await crl.refresh();
       const now = clock.now().getTime();
       rateLimiter?.sweep();
+      await auditTail.drain();
       if (now >= serverCert.renewAt) {
         serverCert = await issueServerCertificate({ store, ca, clock, crlBaseUrl }, [...config.dnsNames]);
         applyTls();

@@ -23,12 +23,16 @@ export function registerCa(program: Command): void {
           fingerprint: r.certificateDer
             ? `sha256:${new X509Certificate(r.certificateDer).fingerprint256.replace(/:/g, "").toLowerCase()}`
             : null,
+          kid: r.kind === "jwt" ? r.id : null,
+          parent: r.parentId,
+          activated_at: r.activatedAt === null ? null : iso(r.activatedAt),
+          retired_at: r.retiredAt === null ? null : iso(r.retiredAt),
         }));
         if (opts.json) return printJson({ trust_domain: manager.trustDomain, keys });
         process.stdout.write(`trust domain ${manager.trustDomain}\n`);
         printTable(
-          ["ID", "KIND", "STATE", "KEY", "NOT AFTER"],
-          keys.map((k) => [k.id, k.kind, k.state, k.key_type, k.not_after]),
+          ["ID", "KIND", "STATE", "KEY", "NOT BEFORE", "NOT AFTER", "FINGERPRINT / KID"],
+          keys.map((k) => [k.id, k.kind, k.state, k.key_type, k.not_before, k.not_after, k.fingerprint ?? k.kid ?? ""]),
         );
       });
     });

@@ -50,10 +50,15 @@ export class CaManager {
     return [...this.keys.values()].filter((k) => k.record.kind === kind);
   }
 
-  private active(kind: CaKeyKind): LoadedCaKey {
+  /** The key of a kind that signs now. */
+  active(kind: CaKeyKind): LoadedCaKey {
     const key = this.ofKind(kind).find((k) => k.record.state === "active");
     if (!key) throw new TesseraError("unavailable", `no active ${kind} key`);
     return key;
+  }
+
+  prepared(kind: CaKeyKind): LoadedCaKey | undefined {
+    return this.ofKind(kind).find((k) => k.record.state === "prepared");
   }
 
   activeIntermediate(): LoadedCaKey {

@@ -125,6 +125,16 @@ export interface Store {
   // CA keys
   listCaKeys(): Promise<CaKeyRecord[]>;
   insertCaKey(key: CaKeyRecord, audit: AuditEvent): Promise<void>;
+  /**
+   * Inserts a prepared successor of its kind unless one is already prepared;
+   * returns the prepared key that exists afterwards (this one or the other).
+   */
+  prepareCaKey(key: CaKeyRecord, audit: AuditEvent): Promise<CaKeyRecord>;
+  /**
+   * Makes the prepared key `id` active and retires the active key of its kind,
+   * atomically. False if `id` is no longer prepared (someone else activated it).
+   */
+  activateCaKey(id: string, now: number, audit: AuditEvent): Promise<boolean>;
 
   // certificates
   /**

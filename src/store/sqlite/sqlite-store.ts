@@ -185,16 +185,18 @@ export class SqliteStore implements Store {
     return (this.db.prepare(`SELECT ${CA_KEY_COLUMNS} FROM ca_keys ORDER BY created_at, id`).all() as Row[]).map(caKeyFromRow);
   }
 
+  private insertCaKeyRow(key: CaKeyRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO ca_keys (${CA_KEY_COLUMNS}) VALUES (@id, @kind, @state, @keyType, @encryptedPrivateKey, @publicKeySpki, @certificateDer, @parentId, @notBefore, @notAfter, @createdAt, @activatedAt, @retiredAt)`,
+      )
+      .run(key);
+    if (key.kind === "x509_intermediate") this.db.prepare("INSERT INTO crls (issuer_id) VALUES (?)").run(key.id);
+  }
+
   async insertCaKey(key: CaKeyRecord, audit: AuditEvent): Promise<void> {
     this.write(() => {
-      this.db
-        .prepare(
-          `INSERT INTO ca_keys (${CA_KEY_COLUMNS}) VALUES (@id, @kind, @state, @keyType, @encryptedPrivateKey, @publicKeySpki, @certificateDer, @parentId, @notBefore, @notAfter, @createdAt, @activatedAt, @retiredAt)`,
-        )
-        .run(key);
-      if (key.kind === "x509_intermediate") {
-        this.db.prepare("INSERT INTO crls (issuer_id) VALUES (?)").run(key.id);
-      }
+      this.insertCaKeyRow(key);
       this.appendAudit(audit);
     });
   }
@@ -207,6 +209,33 @@ export class SqliteStore implements Store {
     if (!token) return { ok: false, reason: "token_unknown" };
     if (token.used_at !== null) return { ok: false, reason: "token_used" };
     return { ok: false, reason: "token_expired" };
+  }
+
+  async prepareCaKey(key: CaKeyRecord, audit: AuditEvent): Promise<CaKeyRecord> {
+    return this.write(() => {
+      const existing = this.db
+        .prepare(`SELECT ${CA_KEY_COLUMNS} FROM ca_keys WHERE kind = ? AND state = 'prepared'`)
+        .get(key.kind) as Row | undefined;
+      if (existing) return caKeyFromRow(existing);
+      this.insertCaKeyRow(key);
+      this.appendAudit(audit);
+      return key;
+    });
+  }
+
+  async activateCaKey(id: string, now: number, audit: AuditEvent): Promise<boolean> {
+    return this.write(() => {
+      const row = this.db.prepare("SELECT kind FROM ca_keys WHERE id = ? AND state = 'prepared'").get(id) as
+        | { kind: string }
+        | undefined;
+      if (!row) return false;
+      this.db
+        .prepare("UPDATE ca_keys SET state = 'retired', retired_at = ? WHERE kind = ? AND state = 'active'")
+        .run(now, row.kind);
+      this.db.prepare("UPDATE ca_keys SET state = 'active', activated_at = ? WHERE id = ?").run(now, id);
+      this.appendAudit(audit);
+      return true;
+    });
   }
 
   async recordCertificate(
