@@ -77,11 +77,17 @@ export async function spawnServe(
   apiUrl: string;
   crlUrl: string;
   banner: string;
+  /** Structured log lines the server has written so far (when TESSERA_LOG_LEVEL is not silent). */
+  logs: () => Array<Record<string, unknown>>;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }> {
   const child = spawn(process.execPath, [CLI, "serve", "--listen", "127.0.0.1:0", ...args], {
     env: { ...process.env, TESSERA_LOG_LEVEL: "silent", ...env },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString();
   });
   let banner = "";
   await new Promise<void>((resolve, reject) => {
@@ -98,6 +104,11 @@ export async function spawnServe(
     apiUrl,
     crlUrl,
     banner,
+    logs: () =>
+      stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     stop: (signal = "SIGTERM") =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);
