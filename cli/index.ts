@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { isTesseraError } from "../src/errors.js";
+import { registerAgent } from "./commands/agent.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerBundle, registerCa, registerCrl } from "./commands/ca.js";
 import { registerCert, registerRevoke } from "./commands/cert.js";
@@ -27,6 +28,7 @@ for (const register of [
   registerCa,
   registerRotate,
   registerAudit,
+  registerAgent,
 ]) {
   register(program);
 }
