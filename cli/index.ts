@@ -9,6 +9,7 @@ import { registerInit } from "./commands/init.js";
 import { registerRotate } from "./commands/rotate.js";
 import { registerServe } from "./commands/serve.js";
 import { registerToken } from "./commands/token.js";
+import { registerVerify } from "./commands/verify.js";
 
 const program = new Command("tessera")
   .description("Tessera: an internal certificate authority and SPIFFE workload identity issuer")
@@ -29,6 +30,7 @@ for (const register of [
   registerRotate,
   registerAudit,
   registerAgent,
+  registerVerify,
 ]) {
   register(program);
 }

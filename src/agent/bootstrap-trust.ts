@@ -8,8 +8,7 @@ import { pemDecodeAll, pemEncode } from "../x509/pem.js";
 export function parseFingerprint(text: string): string {
   const m = /^sha256:([0-9a-fA-F:]+)$/.exec(text.trim());
   const hex = m?.[1]?.replace(/:/g, "").toLowerCase();
-  if (!hex || hex.length !== 64)
-    throw new TesseraError("invalid_argument", `invalid fingerprint "${text}": use sha256:<64 hex digits>`);
+  if (hex?.length !== 64) throw new TesseraError("invalid_argument", `invalid fingerprint "${text}": use sha256:<64 hex digits>`);
   return hex;
 }
 

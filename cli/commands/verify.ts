@@ -1,0 +1,82 @@
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { TesseraError } from "../../src/errors.js";
+import { JwtSvidVerifier } from "../../src/sdk/jwt-svid-verifier.js";
+import { pinnedFetch } from "../../src/sdk/pinned-fetch.js";
+import { X509SvidVerifier } from "../../src/sdk/x509-svid-verifier.js";
+import { printJson } from "../context.js";
+
+function readFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new TesseraError("invalid_argument", `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
+/** https URLs are fetched trusting `bundle` if given (Tessera's own endpoints), else the system store. */
+function fetcherFor(bundleFile?: string) {
+  const pinned = bundleFile ? pinnedFetch(readFile(bundleFile, "bundle")) : undefined;
+  return (url: string, init?: { headers?: Record<string, string> }) =>
+    pinned && url.startsWith("https:") ? pinned(url, init) : fetch(url, init);
+}
+
+export function registerVerify(program: Command): void {
+  const verify = program.command("verify").description("check an identity the way a relying service would");
+
+  verify
+    .command("cert")
+    .description("verify an X.509-SVID (leaf first, then intermediates) against a bundle and optionally a CRL")
+    .argument("<file>", "PEM certificate chain")
+    .requiredOption("--bundle <file>", "trusted roots (PEM)")
+    .option("--crl <file|url>", "CRL: a file (DER or PEM, one or several) or an http(s) URL")
+    .option("--json", "print the result as JSON")
+    .action(async (file: string, opts: { bundle: string; crl?: string; json?: boolean }) => {
+      const verifier = new X509SvidVerifier({
+        bundlePem: readFile(opts.bundle, "bundle"),
+        crl: opts.crl,
+        fetch: fetcherFor(opts.bundle),
+      });
+      const result = await verifier.verify(readFile(file, "certificate"));
+      if (opts.json)
+        return printJson({
+          valid: true,
+          spiffe_id: result.spiffeId,
+          serial: result.serial,
+          not_after: result.notAfter.toISOString(),
+        });
+      process.stdout.write(`${result.spiffeId}\n`);
+    });
+
+  verify
+    .command("jwt")
+    .description("verify a JWT-SVID against a JWKS (file or URL) for an audience")
+    .argument("<token>", "the JWT-SVID (or - to read it from stdin)")
+    .requiredOption("--jwks <file|url>", "JWKS file, or URL such as https://ca:8443/.well-known/jwks.json")
+    .requiredOption("--audience <aud>", "the audience the token must name")
+    .option("--issuer <iss>", "require this issuer")
+    .option("--bundle <file>", "roots to trust for an https JWKS URL served by Tessera")
+    .option("--json", "print the result as JSON")
+    .action(
+      async (tokenArg: string, opts: { jwks: string; audience: string; issuer?: string; bundle?: string; json?: boolean }) => {
+        const token = tokenArg === "-" ? readFileSync(0, "utf8").trim() : tokenArg;
+        const verifier = new JwtSvidVerifier({
+          source: opts.jwks,
+          audience: opts.audience,
+          issuer: opts.issuer,
+          fetch: fetcherFor(opts.bundle),
+        });
+        const result = await verifier.verify(token);
+        if (opts.json) {
+          return printJson({
+            valid: true,
+            spiffe_id: result.spiffeId,
+            audience: result.audience,
+            expires_at: result.expiresAt.toISOString(),
+            kid: result.kid,
+          });
+        }
+        process.stdout.write(`${result.spiffeId}\n`);
+      },
+    );
+}

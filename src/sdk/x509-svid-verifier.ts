@@ -1,0 +1,127 @@
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { type ParsedCrl, parseCrl } from "../crl/parse-crl.js";
+import { TesseraError } from "../errors.js";
+import { certificateParts } from "../x509/certificate-info.js";
+import { pemDecodeAll } from "../x509/pem.js";
+import { spiffeIdOf } from "./spiffe-id-of.js";
+
+export interface VerifiedX509Svid {
+  spiffeId: string;
+  serial: string;
+  notAfter: Date;
+}
+
+export interface X509SvidVerifierOptions {
+  /** Trusted roots (PEM). */
+  bundlePem: string;
+  /** A CRL source: a file (DER, or PEM with one or more CRLs) or an http(s) URL. */
+  crl?: string;
+  /** fetch used for a CRL URL (default: global fetch). */
+  fetch?: (url: string) => Promise<Response>;
+  now?: () => Date;
+}
+
+function reject(message: string): TesseraError {
+  return new TesseraError("unauthenticated", `certificate rejected: ${message}`);
+}
+
+function crlsFrom(bytes: Buffer): ParsedCrl[] {
+  const text = bytes.toString("latin1");
+  if (text.includes("-----BEGIN"))
+    return pemDecodeAll(text)
+      .filter((b) => b.label === "X509 CRL")
+      .map((b) => parseCrl(b.der));
+  return [parseCrl(bytes)];
+}
+
+/**
+ * Checks an X.509-SVID the way a relying service should: a chain to a trusted
+ * root (signatures, validity, CA flags), exactly one SPIFFE ID, and — when a
+ * CRL source is given — not revoked. CRLs are cached until their nextUpdate.
+ * It fails closed: no CRL for the certificate's issuer is a rejection.
+ */
+export class X509SvidVerifier {
+  private readonly roots: X509Certificate[];
+  private crlCache: { crls: ParsedCrl[]; until: number } | undefined;
+
+  constructor(private readonly opts: X509SvidVerifierOptions) {
+    this.roots = pemDecodeAll(opts.bundlePem)
+      .filter((b) => b.label === "CERTIFICATE")
+      .map((b) => new X509Certificate(b.der));
+    if (this.roots.length === 0) throw new TesseraError("invalid_argument", "the bundle holds no certificate");
+  }
+
+  private now(): Date {
+    return this.opts.now?.() ?? new Date();
+  }
+
+  private async loadCrls(): Promise<ParsedCrl[]> {
+    const source = this.opts.crl as string;
+    if (this.crlCache && this.crlCache.until > this.now().getTime()) return this.crlCache.crls;
+    let bytes: Buffer;
+    if (/^https?:\/\//.test(source)) {
+      const res = await (this.opts.fetch ?? ((u: string) => fetch(u)))(source);
+      if (res.status !== 200) throw reject(`CRL ${source} answered HTTP ${res.status}`);
+      bytes = Buffer.from(await res.arrayBuffer());
+    } else {
+      bytes = readFileSync(source);
+    }
+    let crls: ParsedCrl[];
+    try {
+      crls = crlsFrom(bytes);
+    } catch (e) {
+      throw reject(`CRL ${source} is malformed (${(e as Error).message})`);
+    }
+    const until = Math.min(...crls.map((c) => c.nextUpdate?.getTime() ?? 0));
+    this.crlCache = { crls, until };
+    return crls;
+  }
+
+  async verify(chainPem: string): Promise<VerifiedX509Svid> {
+    const certs = pemDecodeAll(chainPem)
+      .filter((b) => b.label === "CERTIFICATE")
+      .map((b) => new X509Certificate(b.der));
+    const leaf = certs[0];
+    if (!leaf) throw reject("no certificate in input");
+    const now = this.now().getTime();
+    const spiffeId = spiffeIdOf(leaf);
+    if (!spiffeId) throw reject("it does not carry exactly one spiffe:// URI SAN");
+    if (leaf.ca) throw reject("it is a CA certificate, not an SVID");
+
+    // path: leaf → intermediates given → a trusted root
+    const path: X509Certificate[] = [leaf];
+    let current = leaf;
+    for (let depth = 0; depth < 8; depth++) {
+      const validFrom = Date.parse(current.validFrom);
+      const validTo = Date.parse(current.validTo);
+      if (now < validFrom) throw reject(`${depth === 0 ? "certificate" : "an issuer"} is not valid yet`);
+      if (now >= validTo) throw reject(`${depth === 0 ? "certificate" : "an issuer"} has expired`);
+      const root = this.roots.find((r) => current.checkIssued(r) && current.verify(r.publicKey));
+      if (root) {
+        if (now >= Date.parse(root.validTo) || now < Date.parse(root.validFrom)) throw reject("the root is not valid now");
+        return this.checkRevocation(leaf, path, spiffeId);
+      }
+      const issuer = certs.find((c) => c !== current && c.ca && current.checkIssued(c) && current.verify(c.publicKey));
+      if (!issuer) throw reject("it does not chain to a trusted root");
+      path.push(issuer);
+      current = issuer;
+    }
+    throw reject("chain too long");
+  }
+
+  private async checkRevocation(leaf: X509Certificate, path: X509Certificate[], spiffeId: string): Promise<VerifiedX509Svid> {
+    const serial = leaf.serialNumber.toLowerCase().replace(/^0+(?=.)/, "");
+    const result = { spiffeId, serial: serial.length % 2 ? `0${serial}` : serial, notAfter: new Date(leaf.validTo) };
+    if (!this.opts.crl) return result;
+    const issuer = path[1] ?? this.roots.find((r) => leaf.checkIssued(r));
+    const issuerName = certificateParts(leaf.raw).issuerName;
+    const crl = (await this.loadCrls()).find(
+      (c) => c.issuerName.equals(issuerName) && issuer && c.verifySignature(issuer.publicKey),
+    );
+    if (!crl) throw reject("no valid CRL from the certificate's issuer");
+    if (crl.nextUpdate && crl.nextUpdate.getTime() < this.now().getTime()) throw reject("the CRL is out of date");
+    if (crl.revoked.has(result.serial)) throw reject("it has been revoked");
+    return result;
+  }
+}
