@@ -45,6 +45,8 @@ interface Current {
   keyPem: string;
   notBefore: number;
   notAfter: number;
+  /** When we received it: renewal is at half the life that was left then (notBefore is back-dated for skew). */
+  obtainedAt: number;
 }
 
 /** Nothing more the agent can do on its own (e.g. its join token is spent and its SVID expired). */
@@ -147,6 +149,7 @@ export class Agent {
       keyPem: privateKey.export({ type: "pkcs8", format: "pem" }) as string,
       notBefore: Date.parse(leaf.validFrom),
       notAfter: Date.parse(leaf.validTo),
+      obtainedAt: Date.now(),
     };
     this.write(next, reply.bundle as string);
     this.current = next;
@@ -195,7 +198,10 @@ export class Agent {
       } catch (e) {
         if (e instanceof AgentFatalError) throw e;
         const base = Math.min(maxMs, initialMs * 2 ** attempt);
-        const delay = Math.round(base / 2 + Math.random() * (base / 2));
+        let delay = Math.round(base / 2 + Math.random() * (base / 2));
+        // while the SVID is still valid, retry often enough to renew before it expires
+        if (this.current && this.current.notAfter > Date.now())
+          delay = Math.min(delay, Math.max(initialMs, (this.current.notAfter - Date.now()) / 3));
         const reason = e instanceof HttpError ? `${e.status} ${e.code}: ${e.message}` : (e as Error).message;
         this.log(`${what} failed (${reason}); retrying in ${(delay / 1000).toFixed(1)}s`);
         if (e instanceof HttpError && e.status >= 400 && e.status < 500 && e.status !== 429 && !this.canReattest()) {
@@ -218,7 +224,7 @@ export class Agent {
     let nextBundleCheck = Date.now() + (this.opts.bundleRefreshMs ?? 60_000);
     while (!this.abort.signal.aborted) {
       const cur = this.current as Current;
-      const renewAt = cur.notBefore + (cur.notAfter - cur.notBefore) / 2;
+      const renewAt = cur.obtainedAt + (cur.notAfter - cur.obtainedAt) / 2;
       const wakeAt = Math.min(renewAt, nextBundleCheck);
       await sleep(Math.max(0, wakeAt - Date.now()), this.abort.signal);
       if (this.abort.signal.aborted) return;
