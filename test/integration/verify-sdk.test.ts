@@ -1,0 +1,182 @@
+import { exportJWK } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateKeyPair } from "../../src/crypto/key-types.js";
+import { Signer } from "../../src/crypto/signer.js";
+import { JwtSvidMinter, newJti } from "../../src/jwt/mint-jwt-svid.js";
+import { JwksCache } from "../../src/sdk/jwks-cache.js";
+import { JwtSvidVerifier } from "../../src/sdk/jwt-svid-verifier.js";
+import { X509SvidVerifier } from "../../src/sdk/x509-svid-verifier.js";
+import { call } from "../helpers/https-client.js";
+import { writeTemp } from "../helpers/openssl.js";
+import { runCli, startTestServer, type TestServer, waitFor } from "../helpers/server.js";
+import { tempDir } from "../helpers/tmp.js";
+import { bootWorkload, type WorkloadSvid } from "../helpers/workload.js";
+
+const tmp = tempDir();
+let server: TestServer;
+let web: WorkloadSvid;
+let bundleFile: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  web = await bootWorkload(server, "spiffe://example.org/web", tmp.dir);
+  bundleFile = writeTemp(tmp.dir, "bundle.pem", server.bundle);
+});
+afterAll(async () => {
+  await server.stop();
+  tmp.cleanup();
+});
+
+/** The CLI runs in another process; spawnSync would block this process's in-process server. */
+async function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const { execFile } = await import("node:child_process");
+  const { CLI } = await import("../helpers/server.js");
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], (err, stdout, stderr) => {
+      resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe("tessera verify cert", () => {
+  it("prints the identity of a valid SVID, then fails once the CRL lists it as revoked", async () => {
+    const chain = writeTemp(tmp.dir, "web-chain.pem", web.chain);
+    const crlUrl = `${server.publicUrl}/v1/crls.pem`;
+    const ok = await cli(["verify", "cert", chain, "--bundle", bundleFile, "--crl", crlUrl]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout.trim()).toBe("spiffe://example.org/web");
+    const json = JSON.parse((await cli(["verify", "cert", chain, "--bundle", bundleFile, "--json"])).stdout);
+    expect(json).toMatchObject({ valid: true, spiffe_id: "spiffe://example.org/web", serial: web.serial });
+
+    runCli(["revoke", web.serial, "--data-dir", server.dataDir]);
+    const failed = await waitFor(async () => {
+      const r = await cli(["verify", "cert", chain, "--bundle", bundleFile, "--crl", crlUrl]);
+      return r.status !== 0 ? r : undefined;
+    }, 3000);
+    expect(failed?.stderr).toContain("revoked");
+  });
+
+  it.each([
+    ["rejects/a certificate from another CA", async () => (await bootOther()).chain, "does not chain to a trusted root"],
+    ["rejects/a CA certificate presented as an SVID", async () => server.bundle, "exactly one spiffe://"],
+    ["rejects/garbage", async () => "hello", "no certificate"],
+  ])("%s", async (_name, make, message) => {
+    const file = writeTemp(tmp.dir, `bad-${Math.random()}.pem`, await make());
+    const r = await cli(["verify", "cert", file, "--bundle", bundleFile]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(message);
+  });
+
+  it("rejects/fails closed when the CRL comes from another issuer", async () => {
+    const other = await startTestServer();
+    try {
+      const crl = writeTemp(tmp.dir, "other-crl.der", (await call(`${other.publicUrl}/v1/crl`)).body);
+      const fresh = await bootWorkload(server, "spiffe://example.org/fresh", tmp.dir);
+      const r = await cli(["verify", "cert", writeTemp(tmp.dir, "fresh.pem", fresh.chain), "--bundle", bundleFile, "--crl", crl]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain("no valid CRL");
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+async function bootOther(): Promise<WorkloadSvid> {
+  const other = await startTestServer();
+  try {
+    return await bootWorkload(other, "spiffe://example.org/web", tmp.dir);
+  } finally {
+    await other.stop();
+  }
+}
+
+describe("tessera verify jwt", () => {
+  it("accepts the right audience and fails for a wrong one", async () => {
+    const fresh = await bootWorkload(server, "spiffe://example.org/caller", tmp.dir);
+    const reply = await server.request("/v1/svid/jwt", { body: { audience: ["billing"] }, cert: fresh.chain, key: fresh.keyPem });
+    const token = reply.json<{ token: string }>().token;
+    const jwks = `${server.apiUrl}/.well-known/jwks.json`;
+    const ok = await cli(["verify", "jwt", token, "--jwks", jwks, "--audience", "billing", "--bundle", bundleFile]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout.trim()).toBe("spiffe://example.org/caller");
+    const wrong = await cli(["verify", "jwt", token, "--jwks", jwks, "--audience", "payments", "--bundle", bundleFile]);
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toContain("aud");
+    const file = writeTemp(tmp.dir, "jwks.json", (await server.request("/.well-known/jwks.json")).text());
+    expect((await cli(["verify", "jwt", token, "--jwks", file, "--audience", "billing"])).status).toBe(0);
+  });
+});
+
+describe("SDK verifiers", () => {
+  it("X509SvidVerifier caches the CRL until its nextUpdate", async () => {
+    let fetches = 0;
+    const verifier = new X509SvidVerifier({
+      bundlePem: server.bundle,
+      crl: `${server.publicUrl}/v1/crls.pem`,
+      fetch: (u) => {
+        fetches++;
+        return fetch(u);
+      },
+    });
+    const fresh = await bootWorkload(server, "spiffe://example.org/cached", tmp.dir);
+    for (let i = 0; i < 5; i++) expect((await verifier.verify(fresh.chain)).spiffeId).toBe("spiffe://example.org/cached");
+    expect(fetches).toBe(1);
+  });
+
+  it("JwksCache honours max-age, revalidates with If-None-Match, and refetches on an unknown kid no more often than its floor", async () => {
+    const signer = new Signer(generateKeyPair("ec-p256").privateKey);
+    const jwk = { ...(await exportJWK(signer.publicKey)), kid: "k1", alg: "ES256" };
+    let served = { keys: [jwk] };
+    let t = 0;
+    const seen: Array<string | undefined> = [];
+    const fetchImpl = async (_u: string, init?: { headers?: Record<string, string> }) => {
+      seen.push(init?.headers?.["if-none-match"]);
+      const etag = `"${served.keys.map((k) => k.kid).join(",")}"`;
+      if (init?.headers?.["if-none-match"] === etag)
+        return new Response(null, { status: 304, headers: { "cache-control": "max-age=60", etag } });
+      return new Response(JSON.stringify(served), { status: 200, headers: { "cache-control": "max-age=60", etag } });
+    };
+    const verifier = new JwtSvidVerifier({
+      source: "https://jwks.test/jwks.json",
+      fetch: fetchImpl,
+      audience: "api",
+      minRefreshMs: 10_000,
+      now: () => t,
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub: "spiffe://example.org/a", aud: ["api"], iss: "x", iat: now, exp: now + 300, jti: newJti() };
+    const k1 = new JwtSvidMinter(signer, "k1");
+    await verifier.verify(k1.mint(claims));
+    await verifier.verify(k1.mint(claims));
+    expect(verifier.jwks.fetches).toBe(1);
+    t += 61_000; // max-age passed: revalidate
+    await verifier.verify(k1.mint(claims));
+    expect(verifier.jwks.fetches).toBe(2);
+    expect(seen[1]).toBe('"k1"');
+
+    const signer2 = new Signer(generateKeyPair("ec-p256").privateKey);
+    const k2 = new JwtSvidMinter(signer2, "k2");
+    const unknown = k2.mint(claims);
+    await expect(verifier.verify(unknown)).rejects.toThrow(); // floor not reached since the last fetch
+    expect(verifier.jwks.fetches).toBe(2);
+    served = { keys: [jwk, { ...(await exportJWK(signer2.publicKey)), kid: "k2", alg: "ES256" }] };
+    t += 11_000;
+    await expect(verifier.verify(unknown)).resolves.toMatchObject({ kid: "k2" });
+    expect(verifier.jwks.fetches).toBe(3);
+    for (let i = 0; i < 20; i++)
+      await expect(verifier.verify(new JwtSvidMinter(signer2, `junk-${i}`).mint(claims))).rejects.toThrow();
+    expect(verifier.jwks.fetches).toBe(3);
+  });
+
+  it("JwksCache reads a local JWKS file", async () => {
+    const file = writeTemp(tmp.dir, "local-jwks.json", (await server.request("/.well-known/jwks.json")).text());
+    const cache = new JwksCache({ source: file });
+    const fresh = await bootWorkload(server, "spiffe://example.org/local", tmp.dir);
+    const token = (
+      await server.request("/v1/svid/jwt", { body: { audience: ["a"] }, cert: fresh.chain, key: fresh.keyPem })
+    ).json<{ token: string }>().token;
+    const verifier = new JwtSvidVerifier({ source: file, audience: "a" });
+    await expect(verifier.verify(token)).resolves.toMatchObject({ spiffeId: "spiffe://example.org/local" });
+    expect(cache.fetches).toBe(0);
+  });
+});
