@@ -68,8 +68,20 @@ export async function openCa(dataDir: string, env: NodeJS.ProcessEnv, clock: Clo
  */
 export async function startTessera(
   config: Readonly<ServeConfig>,
-  options: { env?: NodeJS.ProcessEnv; clock?: Clock; logger?: Logger } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    clock?: Clock;
+    logger?: Logger;
+    /**
+     * The leader runs the background duties that must happen once: key
+     * lifecycle, CRL building, audit shipping. Followers (other workers) only
+     * mirror what the database holds. Decisions are in the database either
+     * way; this only avoids doing the work twice.
+     */
+    leader?: boolean;
+  } = {},
 ): Promise<RunningTessera> {
+  const leader = options.leader ?? true;
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
@@ -81,7 +93,7 @@ export async function startTessera(
   }
 
   const { store, ca, lifecycle } = await openCa(config.dataDir, env, clock);
-  await lifecycle.tick();
+  if (leader) await lifecycle.tick();
   const auditTail = new AuditTail(store, logger);
   await auditTail.resume();
   const metrics = new Metrics();
@@ -131,10 +143,12 @@ export async function startTessera(
   Object.assign(httpsServer, { requestCert: true, rejectUnauthorized: false });
   httpsServer.on("request", createApiApp(deps));
   httpServer?.on("request", createPublicApp(deps));
-  await crl.refresh();
+  await crl.refresh({ build: true });
 
   const bundlePath = dataFiles(config.dataDir).bundle;
-  const writeBundle = () => writeFileSync(bundlePath, ca.bundlePem(), { mode: 0o644 });
+  const writeBundle = () => {
+    if (leader) writeFileSync(bundlePath, ca.bundlePem(), { mode: 0o644 });
+  };
   writeBundle();
   const rootDer = new X509Certificate(ca.bundlePem()).raw;
 
@@ -146,15 +160,15 @@ export async function startTessera(
     if (busy || stopped) return;
     busy = true;
     try {
-      const rotated = await lifecycle.tick();
+      const rotated = leader ? await lifecycle.tick() : false;
       if ((await ca.reload()) || rotated) {
         writeBundle();
         applyTls();
       }
-      await crl.refresh();
+      await crl.refresh({ build: leader });
       const now = clock.now().getTime();
       rateLimiter?.sweep();
-      await auditTail.drain();
+      if (leader) await auditTail.drain();
       if (now >= serverCert.renewAt) {
         serverCert = await issueServerCertificate({ store, ca, clock, crlBaseUrl }, [...config.dnsNames]);
         applyTls();

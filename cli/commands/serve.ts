@@ -1,7 +1,11 @@
+import { availableParallelism } from "node:os";
 import type { Command } from "commander";
+import { type ServingInfo, serveClustered } from "../../src/cluster.js";
 import { DEFAULT_LISTEN, makeServeConfig, parseDnsName, parseListen, parsePublicUrl, parseRateLimit } from "../../src/config.js";
 import { parseDuration } from "../../src/duration.js";
+import { TesseraError } from "../../src/errors.js";
 import { parseTrustDomain } from "../../src/identity/spiffe-id.js";
+import { createLogger } from "../../src/log.js";
 import { startTessera } from "../../src/main.js";
 import { dataDirOf, type GlobalOptions, withDataDir } from "../context.js";
 
@@ -21,6 +25,7 @@ export function registerServe(program: Command): void {
       "--rate-limit <rate:burst|off>",
       "per-client limit on attestation endpoints, e.g. 50:100 (default from config, else 50:100)",
     )
+    .option("--workers <n>", "processes serving requests (default: number of cores)", String(availableParallelism()))
     .option("--public-url <url>", "public base URL of the API: JWT issuer and OIDC discovery (default: the listen address)")
     .action(
       async (
@@ -34,6 +39,7 @@ export function registerServe(program: Command): void {
           publicUrl?: string;
           config?: string;
           rateLimit?: string;
+          workers: string;
         },
       ) => {
         const config = makeServeConfig({
@@ -49,12 +55,27 @@ export function registerServe(program: Command): void {
           configFile: opts.config,
           rateLimit: opts.rateLimit === undefined ? undefined : parseRateLimit(opts.rateLimit),
         });
-        const running = await startTessera(config);
+        const workers = Number(opts.workers);
+        if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+          throw new TesseraError("invalid_argument", "--workers must be an integer from 1 to 64");
+        }
+        let info: ServingInfo;
+        let stopAll: () => Promise<void>;
+        if (workers === 1) {
+          const running = await startTessera(config);
+          info = running;
+          stopAll = () => running.close();
+        } else {
+          const clustered = await serveClustered(config, workers, createLogger());
+          if (!clustered) return; // this process is a worker
+          info = clustered.info;
+          stopAll = clustered.stop;
+        }
         process.stderr.write(
-          `Tessera is serving trust domain ${running.trustDomain}\n  API          ${running.apiUrl}\n  CRL          ${running.crlUrl}\n  bundle       ${running.bundlePath}\n  fingerprint  ${running.bundleFingerprint}\n`,
+          `Tessera is serving trust domain ${info.trustDomain}${workers > 1 ? ` with ${workers} workers` : ""}\n  API          ${info.apiUrl}\n  CRL          ${info.crlUrl}\n  bundle       ${info.bundlePath}\n  fingerprint  ${info.bundleFingerprint}\n`,
         );
         const stop = async () => {
-          await running.close();
+          await stopAll();
           process.exit(0);
         };
         process.once("SIGINT", stop);

@@ -39,12 +39,17 @@ export class CrlService {
     private readonly options: CrlOptions = { validityMs: DEFAULT_CRL_VALIDITY_MS },
   ) {}
 
-  /** Rebuilds what needs it, then loads any CRL newer than the cached one. */
-  async refresh(): Promise<void> {
+  /**
+   * Rebuilds what needs it (unless `build` is false: another process does),
+   * then loads any stored CRL newer than the cached one.
+   */
+  async refresh(options: { build?: boolean } = {}): Promise<void> {
     const now = this.clock.now().getTime();
     const issuers = this.ca.published("x509_intermediate").map((k) => k.record.id);
-    const due = await this.store.crlsNeedingBuild(issuers, now, now + this.options.validityMs / 2);
-    for (const id of due) await this.build(id);
+    if (options.build ?? true) {
+      const due = await this.store.crlsNeedingBuild(issuers, now, now + this.options.validityMs / 2);
+      for (const id of due) await this.build(id);
+    }
     for (const id of issuers) {
       const stored = await this.store.getCrl(id);
       if (stored && stored.number !== this.cache.get(id)?.number) {

@@ -1,4 +1,5 @@
-import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { type KeyObject, verify } from "node:crypto";
+import { publicKeyFromSpki } from "../crypto/public-key.js";
 import { bitStringBytes, children, DerError, decodeOid, expectTlv, readWhole, Tag } from "../der/der-reader.js";
 import { OID } from "../der/oids.js";
 import { TesseraError } from "../errors.js";
@@ -92,7 +93,7 @@ export function parseCsr(input: string | Buffer): ParsedCsr {
 
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: spki, format: "der", type: "spki" });
+    publicKey = publicKeyFromSpki(spki);
   } catch (e) {
     throw bad("CSR public key cannot be decoded", e);
   }

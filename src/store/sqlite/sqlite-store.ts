@@ -97,6 +97,7 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly pendingAudit: AuditRecord[] = [];
+  private readonly queue: Array<{ run: () => IssueOutcome; resolve: (o: IssueOutcome) => void; reject: (e: unknown) => void }> = [];
   private readonly stmt: Record<string, Database.Statement>;
 
   constructor(
@@ -124,6 +125,9 @@ export class SqliteStore implements Store {
       getToken: p("SELECT * FROM join_tokens WHERE token_hash = ?"),
       insertJwt: p("INSERT INTO jwt_svids (jti, spiffe_id, audience, key_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)"),
       getCert: p(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial = ?`),
+      entries: p("SELECT * FROM entries ORDER BY spiffe_id, id"),
+      entriesById: p("SELECT * FROM entries WHERE spiffe_id = ? ORDER BY spiffe_id, id"),
+      getEntry: p("SELECT * FROM entries WHERE id = ?"),
     };
   }
 
@@ -238,12 +242,51 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Group commit: issuances arriving in the same event-loop turn are written
+   * in one transaction (one fsync), each in its own savepoint so that one
+   * refused item does not undo the others. Every caller is answered only
+   * after the commit, so nothing is acknowledged before it is durable.
+   */
+  private enqueue(run: () => IssueOutcome): Promise<IssueOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ run, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue.splice(0);
+    const results: Array<{ ok: true; value: IssueOutcome } | { ok: false; error: unknown }> = [];
+    try {
+      this.write(() => {
+        for (const item of batch) {
+          const auditMark = this.pendingAudit.length;
+          try {
+            results.push({ ok: true, value: this.db.transaction(item.run)() });
+          } catch (error) {
+            this.pendingAudit.splice(auditMark); // its savepoint, audit row included, was rolled back
+            results.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const r = results[i] as (typeof results)[number];
+      if (r.ok) item.resolve(r.value);
+      else item.reject(r.error);
+    });
+  }
+
   async recordCertificate(
     cert: CertificateRecord,
     audit: AuditEvent,
     joinToken?: { hash: string; now: number },
   ): Promise<IssueOutcome> {
-    return this.write((): IssueOutcome => {
+    return this.enqueue((): IssueOutcome => {
       if (joinToken) {
         const consumed = this.consumeJoinToken(joinToken, cert.serial);
         if (!consumed.ok) return consumed;
@@ -255,7 +298,7 @@ export class SqliteStore implements Store {
   }
 
   async recordJwtSvid(token: JwtSvidRecord, audit: AuditEvent, joinToken?: { hash: string; now: number }): Promise<IssueOutcome> {
-    return this.write((): IssueOutcome => {
+    return this.enqueue((): IssueOutcome => {
       if (joinToken) {
         const consumed = this.consumeJoinToken(joinToken, `jti:${token.jti}`);
         if (!consumed.ok) return consumed;
@@ -342,14 +385,12 @@ export class SqliteStore implements Store {
   }
 
   async listEntries(filter: { spiffeId?: string } = {}): Promise<EntryRecord[]> {
-    const rows = filter.spiffeId
-      ? this.db.prepare("SELECT * FROM entries WHERE spiffe_id = ? ORDER BY spiffe_id, id").all(filter.spiffeId)
-      : this.db.prepare("SELECT * FROM entries ORDER BY spiffe_id, id").all();
+    const rows = filter.spiffeId ? this.stmt.entriesById?.all(filter.spiffeId) : this.stmt.entries?.all();
     return (rows as Row[]).map(entryFromRow);
   }
 
   async getEntry(id: string): Promise<EntryRecord | undefined> {
-    const row = this.db.prepare("SELECT * FROM entries WHERE id = ?").get(id) as Row | undefined;
+    const row = this.stmt.getEntry?.get(id) as Row | undefined;
     return row ? entryFromRow(row) : undefined;
   }
 

@@ -1,0 +1,489 @@
+/**
+ * `npm run bench [-- --quick]`: starts the real server over HTTPS, drives it
+ * from a separate process, and prints throughput, latency, CPU and peak RSS
+ * for each scenario with the ratio to the targets set in issue 7.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import Database from "better-sqlite3";
+import { initializeCa } from "../src/ca/init-ca.js";
+import { systemClock } from "../src/clock.js";
+import { CrlService } from "../src/crl/crl-service.js";
+import { generateKeyPair } from "../src/crypto/key-types.js";
+import { Signer } from "../src/crypto/signer.js";
+import { dataFiles } from "../src/data-dir.js";
+import { createJoinToken } from "../src/flows/create-join-token.js";
+import { openCa } from "../src/main.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import { buildCsr } from "../src/x509/build-csr.js";
+import { pemEncode } from "../src/x509/pem.js";
+import type { LoadJob, LoadResult } from "./load.js";
+import { cpuSeconds, peakRssMiB } from "./proc-stats.js";
+
+const quick = process.argv.includes("--quick");
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
+const CLI = fileURLToPath(new URL("../cli/index.js", import.meta.url));
+const LOAD = fileURLToPath(new URL("./load.js", import.meta.url));
+const run = promisify(execFile);
+const work = mkdtempSync(join(tmpdir(), "tessera-bench-"));
+const rows: string[][] = [];
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function row(
+  name: string,
+  figure: string,
+  p50: string,
+  p99: string,
+  cpu: string,
+  rss: string,
+  target: string,
+  ratio: string,
+): void {
+  rows.push([name, figure, p50, p99, cpu, rss, target, ratio]);
+  log(`${name}: ${figure} (p50 ${p50}, p99 ${p99}) target ${target} → ${ratio}`);
+}
+
+async function freshDataDir(name: string): Promise<string> {
+  const dir = join(work, name);
+  await initializeCa(
+    dir,
+    {
+      trustDomain: "example.org",
+      keyType: "ec-p256",
+      rootTtlMs: 3650 * 86_400_000,
+      caTtlMs: 30 * 86_400_000,
+      jwtKeyTtlMs: 30 * 86_400_000,
+    },
+    {},
+    systemClock,
+  );
+  return dir;
+}
+
+/** Join tokens straight into the store, in bulk. */
+async function makeTokens(dataDir: string, n: number): Promise<string[]> {
+  const store = new SqliteStore(dataFiles(dataDir).database, { now: () => Date.now(), synchronous: "NORMAL" });
+  const tokens: string[] = [];
+  store.db.exec("BEGIN");
+  for (let i = 0; i < n; i++) {
+    const t = await createJoinToken(
+      { store, clock: systemClock, trustDomain: "example.org" },
+      { spiffeId: `spiffe://example.org/bench/w${i % 1000}`, ttlMs: 3_600_000, actor: "bench" },
+    );
+    tokens.push(t.token);
+  }
+  store.db.exec("COMMIT");
+  store.close();
+  return tokens;
+}
+
+function makeCsrs(n: number): string[] {
+  return Array.from({ length: n }, () =>
+    pemEncode(buildCsr(new Signer(generateKeyPair("ec-p256").privateKey)), "CERTIFICATE REQUEST"),
+  );
+}
+
+interface Server {
+  child: ChildProcess;
+  apiUrl: string;
+  bundle: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(dataDir: string, workers: number): Promise<Server & { readyMs: number }> {
+  const t0 = performance.now();
+  const child = spawn(
+    process.execPath,
+    [CLI, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--rate-limit", "off", "--workers", String(workers)],
+    {
+      env: { ...process.env, TESSERA_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let banner = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on("data", (d: Buffer) => {
+      banner += d.toString();
+      if (banner.includes("fingerprint")) resolve();
+    });
+    child.once("exit", (c) => reject(new Error(`serve exited ${c}: ${banner}`)));
+  });
+  const apiUrl = /API\s+(\S+)/.exec(banner)?.[1] as string;
+  const bundle = readFileSync(dataFiles(dataDir).bundle, "utf8");
+  // ready = /readyz answers 200
+  const { request } = await import("node:https");
+  for (;;) {
+    const status = await new Promise<number>((resolve) => {
+      const req = request(`${apiUrl}/readyz`, { ca: bundle }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", () => resolve(0));
+      req.end();
+    });
+    if (status === 200) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const readyMs = performance.now() - t0;
+  return {
+    child,
+    apiUrl,
+    bundle,
+    readyMs,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+async function load(job: LoadJob): Promise<LoadResult> {
+  const file = join(work, `job-${randomBytes(4).toString("hex")}.json`);
+  writeFileSync(file, JSON.stringify(job));
+  const { stdout } = await run(process.execPath, [LOAD, file], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout) as LoadResult;
+}
+
+const fmt = (n: number, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+const ratio = (value: number, target: number, lowerIsBetter = false) =>
+  `${fmt(lowerIsBetter ? target / value : value / target, 2)}×${(lowerIsBetter ? value <= target : value >= target) ? " ✓" : " ✗"}`;
+
+async function x509Scenario(workers: number, concurrencies: number[], target: number | undefined): Promise<void> {
+  const count = quick ? 3000 : 20_000;
+  const dataDir = await freshDataDir(`x509-w${workers}`);
+  const tokens = await makeTokens(dataDir, count * concurrencies.length + 100);
+  const csrs = makeCsrs(50);
+  const server = await startServer(dataDir, workers);
+  const pid = server.child.pid as number;
+  let used = 0;
+  try {
+    for (const c of concurrencies) {
+      const bodies = tokens
+        .slice(used, used + count)
+        .map((token, i) => ({ csr: csrs[i % csrs.length], attestation: { type: "join_token", token } }));
+      used += count;
+      const bodiesFile = join(work, `bodies-${c}.json`);
+      writeFileSync(bodiesFile, JSON.stringify(bodies));
+      const cpu0 = cpuSeconds(pid);
+      const r = await load({
+        url: `${server.apiUrl}/v1/svid/x509`,
+        method: "POST",
+        concurrency: c,
+        count,
+        bodiesFile,
+        ca: server.bundle,
+        expectStatus: 201,
+      });
+      const cpu = cpuSeconds(pid) - cpu0;
+      const rate = r.ok / r.seconds;
+      if (r.errors) log(`x509 c=${c}: ${r.errors} errors ${JSON.stringify(r.statuses)}`);
+      const p99Target = c === 64 ? " p99≤25ms" : "";
+      const targetText = target ? `≥${fmt(target)}/s${p99Target}` : "—";
+      const ratioText = target ? ratio(rate, target) + (c === 64 ? ` / p99 ${ratio(r.p99, 25, true)}` : "") : "";
+      row(
+        `X.509-SVID issuance, ${workers} worker${workers > 1 ? "s" : ""}, c=${c}`,
+        `${fmt(rate)}/s`,
+        `${fmt(r.p50, 1)} ms`,
+        `${fmt(r.p99, 1)} ms`,
+        `${fmt((cpu / r.seconds) * 100)}%`,
+        `${fmt(peakRssMiB(pid))} MiB`,
+        targetText,
+        ratioText,
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+async function issueClientCert(server: Server, dataDir: string): Promise<{ cert: string; key: string }> {
+  const [token] = await makeTokens(dataDir, 1);
+  const signer = generateKeyPair("ec-p256");
+  const csr = pemEncode(buildCsr(new Signer(signer.privateKey)), "CERTIFICATE REQUEST");
+  const { request } = await import("node:https");
+  const body = JSON.stringify({ csr, attestation: { type: "join_token", token } });
+  const reply = await new Promise<string>((resolve, reject) => {
+    const req = request(
+      `${server.apiUrl}/v1/svid/x509`,
+      { method: "POST", ca: server.bundle, headers: { "content-type": "application/json" } },
+      (res) => {
+        let s = "";
+        res.on("data", (d) => {
+          s += d;
+        });
+        res.on("end", () => resolve(s));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+  return {
+    cert: (JSON.parse(reply) as { chain: string }).chain,
+    key: signer.privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+  };
+}
+
+async function jwtAndReadScenarios(): Promise<void> {
+  const workers = 2;
+  const dataDir = await freshDataDir("jwt");
+  const server = await startServer(dataDir, workers);
+  const pid = server.child.pid as number;
+  try {
+    const client = await issueClientCert(server, dataDir);
+    const count = quick ? 10_000 : 60_000;
+    const bodiesFile = join(work, "jwt-bodies.json");
+    writeFileSync(bodiesFile, JSON.stringify([{ audience: ["spiffe://example.org/api"] }]));
+    const cpu0 = cpuSeconds(pid);
+    const r = await load({
+      url: `${server.apiUrl}/v1/svid/jwt`,
+      method: "POST",
+      concurrency: 64,
+      count,
+      bodiesFile,
+      ca: server.bundle,
+      ...client,
+      expectStatus: 201,
+    });
+    const cpu = cpuSeconds(pid) - cpu0;
+    const rate = r.ok / r.seconds;
+    if (r.errors) log(`jwt: ${r.errors} errors ${JSON.stringify(r.statuses)}`);
+    row(
+      `JWT-SVID issuance, ${workers} workers, c=64`,
+      `${fmt(rate)}/s`,
+      `${fmt(r.p50, 1)} ms`,
+      `${fmt(r.p99, 1)} ms`,
+      `${fmt((cpu / r.seconds) * 100)}%`,
+      `${fmt(peakRssMiB(pid))} MiB`,
+      "≥10,000/s",
+      ratio(rate, 10_000),
+    );
+
+    for (const [name, path] of [
+      ["GET /v1/crl", "/v1/crl"],
+      ["GET /.well-known/jwks.json", "/.well-known/jwks.json"],
+    ] as const) {
+      const etag = await new Promise<string>((resolve) => {
+        import("node:https").then(({ request }) => {
+          const req = request(`${server.apiUrl}${path}`, { ca: server.bundle }, (res) => {
+            res.resume();
+            resolve(String(res.headers.etag));
+          });
+          req.end();
+        });
+      });
+      for (const conditional of [false, true]) {
+        const c0 = cpuSeconds(pid);
+        const n = quick ? 10_000 : 50_000;
+        const res = await load({
+          url: `${server.apiUrl}${path}`,
+          method: "GET",
+          concurrency: 64,
+          count: n,
+          ca: server.bundle,
+          headers: conditional ? { "if-none-match": etag } : {},
+          expectStatus: conditional ? 304 : 200,
+        });
+        const used = cpuSeconds(pid) - c0;
+        row(
+          `${name}${conditional ? " (If-None-Match → 304)" : ""}, c=64`,
+          `${fmt(res.ok / res.seconds)}/s`,
+          `${fmt(res.p50, 1)} ms`,
+          `${fmt(res.p99, 1)} ms`,
+          `${fmt((used / res.seconds) * 100)}%`,
+          `${fmt(peakRssMiB(pid))} MiB`,
+          "—",
+          "",
+        );
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Inserts `n` revoked (or plain) certificate rows directly, the way a long-lived CA accumulates them. */
+function fillCertificates(dataDir: string, n: number, revoked: boolean): void {
+  const db = new Database(dataFiles(dataDir).database);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = OFF");
+  const issuer = (
+    db.prepare("SELECT id FROM ca_keys WHERE kind = 'x509_intermediate' AND state = 'active'").get() as { id: string }
+  ).id;
+  const ins = db.prepare(
+    "INSERT INTO certificates (serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason) VALUES (?, ?, ?, ?, ?, ?, 'bench', ?, ?, ?)",
+  );
+  const now = Date.now();
+  const der = randomBytes(550);
+  const batch = 50_000;
+  for (let done = 0; done < n; done += batch) {
+    db.transaction(() => {
+      for (let i = done; i < Math.min(n, done + batch); i++) {
+        const serial = randomBytes(16);
+        serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
+        ins.run(
+          serial.toString("hex"),
+          `spiffe://example.org/bench/w${i % 5000}`,
+          issuer,
+          now - 60_000,
+          now + 86_400_000,
+          der,
+          now,
+          revoked ? now : null,
+          revoked ? [1, 4, 5][i % 3] : null,
+        );
+      }
+    })();
+  }
+  if (revoked) db.prepare("UPDATE crls SET revision = revision + 1 WHERE issuer_id = ?").run(issuer);
+  db.close();
+}
+
+async function crlScenarios(): Promise<void> {
+  const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+  for (const n of sizes) {
+    const dataDir = await freshDataDir(`crl-${n}`);
+    fillCertificates(dataDir, n, true);
+    const { store, ca } = await openCa(dataDir, {}, systemClock);
+    const crl = new CrlService(store, ca, systemClock);
+    global.gc?.();
+    const rss0 = process.memoryUsage().rss;
+    let peak = rss0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
+    const t0 = performance.now();
+    await crl.refresh();
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    const size = crl.get()?.der.length ?? 1;
+    const extra = (peak - rss0) / size;
+    const target = n === 100_000 ? 0.25 : n === 1_000_000 ? 3 : undefined;
+    row(
+      `CRL rebuild, ${fmt(n)} revoked (${fmt(size / 1e6, 1)} MB)`,
+      `${fmt(seconds * 1000)} ms`,
+      "",
+      "",
+      "",
+      `+${fmt((peak - rss0) / 2 ** 20)} MiB (${fmt(extra, 1)}× CRL)`,
+      target ? `≤${target * 1000} ms, ≤3× size` : "≤3× size",
+      target ? `${ratio(seconds, target, true)}; mem ${ratio(extra, 3, true)}` : `mem ${ratio(extra, 3, true)}`,
+    );
+    store.close();
+    if (n === 100_000) await revocationLatency(dataDir);
+  }
+}
+
+/** With 100k revoked: time from a CLI revocation to the served CRL listing it. */
+async function revocationLatency(dataDir: string): Promise<void> {
+  const server = await startServer(dataDir, 1);
+  try {
+    const client = await issueClientCert(server, dataDir);
+    const serial = new (await import("node:crypto")).X509Certificate(client.cert).serialNumber.toLowerCase();
+    const t0 = performance.now();
+    await run(process.execPath, [CLI, "revoke", serial, "--data-dir", dataDir]);
+    const { parseCrl } = await import("../src/crl/parse-crl.js");
+    const { request } = await import("node:https");
+    for (;;) {
+      const der = await new Promise<Buffer>((resolve) => {
+        const req = request(`${server.apiUrl}/v1/crl`, { ca: server.bundle }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve(Buffer.concat(chunks)));
+        });
+        req.end();
+      });
+      if (parseCrl(der).revoked.has(serial.replace(/^0+/, ""))) break;
+      if (performance.now() - t0 > 10_000) throw new Error("revocation not visible after 10 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const ms = performance.now() - t0;
+    row("Revocation (CLI) → served CRL, 100,000 revoked", `${fmt(ms)} ms`, "", "", "", "", "≤1,000 ms", ratio(ms, 1000, true));
+  } finally {
+    await server.stop();
+  }
+}
+
+async function bigDatabaseScenario(): Promise<void> {
+  const n = quick ? 100_000 : 1_000_000;
+  const count = quick ? 3000 : 15_000;
+  const rates: number[] = [];
+  for (const filled of [0, n]) {
+    const dataDir = await freshDataDir(`big-${filled}`);
+    if (filled) fillCertificates(dataDir, filled, false);
+    const tokens = await makeTokens(dataDir, count);
+    const csrs = makeCsrs(50);
+    const server = await startServer(dataDir, 1);
+    try {
+      const bodiesFile = join(work, `big-${filled}.json`);
+      writeFileSync(
+        bodiesFile,
+        JSON.stringify(tokens.map((token, i) => ({ csr: csrs[i % 50], attestation: { type: "join_token", token } }))),
+      );
+      const r = await load({
+        url: `${server.apiUrl}/v1/svid/x509`,
+        method: "POST",
+        concurrency: 16,
+        count,
+        bodiesFile,
+        ca: server.bundle,
+        expectStatus: 201,
+      });
+      rates.push(r.ok / r.seconds);
+      row(
+        `X.509 issuance, 1 worker, c=16, ${fmt(filled)} certificates recorded`,
+        `${fmt(r.ok / r.seconds)}/s`,
+        `${fmt(r.p50, 1)} ms`,
+        `${fmt(r.p99, 1)} ms`,
+        "",
+        "",
+        filled ? "≥90% of empty" : "baseline",
+        filled ? ratio((rates[1] as number) / (rates[0] as number), 0.9) : "",
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+async function coldStart(): Promise<void> {
+  const dataDir = await freshDataDir("cold");
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const server = await startServer(dataDir, 1);
+    times.push(server.readyMs);
+    await server.stop();
+  }
+  const best = Math.min(...times);
+  row("Cold start to /readyz 200 (1 worker)", `${fmt(best)} ms`, "", "", "", "", "≤1,000 ms", ratio(best, 1000, true));
+}
+
+const scenarios: Array<[string, () => Promise<void>]> = [
+  ["cold", coldStart],
+  ["x509-1", () => x509Scenario(1, [1, 16, 64], 1500)],
+  ["x509-2", () => x509Scenario(2, [64], 3000)],
+  ["jwt", jwtAndReadScenarios],
+  ["crl", crlScenarios],
+  ["bigdb", bigDatabaseScenario],
+];
+
+try {
+  log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, node ${process.version}${quick ? ", quick mode" : ""}`);
+  for (const [name, fn] of scenarios) if (!only || only.split(",").includes(name)) await fn();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const header = ["scenario", "result", "p50", "p99", "server CPU", "peak RSS", "target", "ratio"];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+process.stdout.write(`${line(header)}\n${line(widths.map((w) => "-".repeat(w)))}\n${rows.map(line).join("\n")}\n`);

@@ -1,0 +1,90 @@
+import cluster, { type Worker } from "node:cluster";
+import type { Logger } from "pino";
+import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
+import { systemClock } from "./clock.js";
+import type { ServeConfig } from "./config.js";
+import { isInitialized } from "./data-dir.js";
+import { type RunningTessera, startTessera } from "./main.js";
+
+export interface ServingInfo {
+  apiUrl: string;
+  crlUrl: string;
+  bundlePath: string;
+  bundleFingerprint: string;
+  trustDomain: string;
+}
+
+const WORKER_INDEX_ENV = "TESSERA_WORKER_INDEX";
+
+/**
+ * Runs the server in `workers` processes sharing the listening sockets
+ * (node:cluster). The primary initialises the data directory once, starts
+ * the workers, restarts any that die, and stops them all on SIGTERM. Worker
+ * 0 is the leader for background duties. Returns the serving addresses once
+ * every worker is ready.
+ */
+export async function serveClustered(
+  config: Readonly<ServeConfig>,
+  workers: number,
+  logger: Logger,
+): Promise<{ info: ServingInfo; stop: () => Promise<void> } | undefined> {
+  if (cluster.isWorker) {
+    const index = Number(process.env[WORKER_INDEX_ENV] ?? 0);
+    const running: RunningTessera = await startTessera({ ...config, autoInit: false }, { logger, leader: index === 0 });
+    const stop = () => void running.close().finally(() => process.exit(0));
+    // a worker never outlives its primary
+    process.on("disconnect", stop);
+    process.once("SIGTERM", stop);
+    process.send?.({ type: "ready", info: infoOf(running) });
+    return undefined;
+  }
+
+  if (!isInitialized(config.dataDir)) {
+    if (!config.autoInit) throw new Error(`${config.dataDir} is not initialised: run "tessera init" first`);
+    await initializeCa(config.dataDir, { ...DEFAULT_INIT, trustDomain: config.defaultTrustDomain }, process.env, systemClock);
+  }
+  let stopping = false;
+  const fork = (index: number): Promise<ServingInfo> =>
+    new Promise((resolve, reject) => {
+      const worker: Worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index) });
+      worker.on("message", (m: { type?: string; info?: ServingInfo }) => {
+        if (m.type === "ready" && m.info) resolve(m.info);
+      });
+      worker.on("exit", (code, signal) => {
+        reject(new Error(`worker ${index} exited (${signal ?? code}) before it was ready`));
+        if (!stopping) {
+          logger.error({ worker: index, code, signal }, "worker died; starting a new one");
+          setTimeout(() => void fork(index).catch((e: Error) => logger.error({ err: e }, "worker restart failed")), 500);
+        }
+      });
+    });
+  // the leader first (it may rotate keys at start), then the others
+  const first = await fork(0);
+  await Promise.all(Array.from({ length: workers - 1 }, (_, i) => fork(i + 1)));
+  return {
+    info: first,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(
+        Object.values(cluster.workers ?? {}).map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (!w || w.isDead()) return resolve();
+              w.once("exit", () => resolve());
+              w.process.kill("SIGTERM");
+            }),
+        ),
+      );
+    },
+  };
+}
+
+function infoOf(r: RunningTessera): ServingInfo {
+  return {
+    apiUrl: r.apiUrl,
+    crlUrl: r.crlUrl,
+    bundlePath: r.bundlePath,
+    bundleFingerprint: r.bundleFingerprint,
+    trustDomain: r.trustDomain,
+  };
+}
