@@ -96,7 +96,15 @@ async function main(): Promise<void> {
   const sorted = Array.from(latencies).sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
   const cpu = process.cpuUsage(cpu0);
-  const result: LoadResult = { ok, errors, statuses, seconds, p50: pct(50), p99: pct(99), clientCpu: (cpu.user + cpu.system) / 1e6 };
+  const result: LoadResult = {
+    ok,
+    errors,
+    statuses,
+    seconds,
+    p50: pct(50),
+    p99: pct(99),
+    clientCpu: (cpu.user + cpu.system) / 1e6,
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   agent.destroy();
 }

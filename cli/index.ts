@@ -6,6 +6,7 @@ import { registerBundle, registerCa, registerCrl } from "./commands/ca.js";
 import { registerCert, registerRevoke } from "./commands/cert.js";
 import { registerEntry } from "./commands/entry.js";
 import { registerInit } from "./commands/init.js";
+import { registerPrune } from "./commands/prune.js";
 import { registerRotate } from "./commands/rotate.js";
 import { registerServe } from "./commands/serve.js";
 import { registerToken } from "./commands/token.js";
@@ -28,6 +29,7 @@ for (const register of [
   registerBundle,
   registerCa,
   registerRotate,
+  registerPrune,
   registerAudit,
   registerAgent,
   registerVerify,

@@ -28,6 +28,8 @@ export interface ServeConfig {
   configFile?: string;
   /** Overrides the file's rate limit: a limit, or null for none. */
   rateLimit?: RateLimitConfig | null;
+  /** Expired records older than this are pruned (hourly, by the leader). */
+  retentionMs: number;
   /** How often the server looks for changes made by other processes (revocations, rotations). */
   pollIntervalMs: number;
 }
@@ -64,6 +66,7 @@ export function makeServeConfig(partial: Partial<ServeConfig> & { dataDir: strin
     crlValidityMs: 3_600_000,
     maxBodyBytes: 64 * 1024,
     pollIntervalMs: 250,
+    retentionMs: 7 * 86_400_000,
     ...partial,
   });
 }

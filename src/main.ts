@@ -20,6 +20,7 @@ import { loadFileConfig } from "./config-file.js";
 import { CrlService } from "./crl/crl-service.js";
 import { dataFiles, isInitialized } from "./data-dir.js";
 import { issueServerCertificate } from "./flows/issue-server-certificate.js";
+import { prune } from "./flows/prune.js";
 import { createApiApp, createPublicApp } from "./http/app.js";
 import type { HttpDeps } from "./http/deps.js";
 import { Metrics } from "./http/metrics.js";
@@ -27,6 +28,8 @@ import { RateLimiter } from "./http/rate-limit.js";
 import { secureContextOptions, serverTlsOptions } from "./http/tls.js";
 import { createLogger } from "./log.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+
+const PRUNE_INTERVAL_MS = 3_600_000;
 
 export interface RunningTessera {
   apiUrl: string;
@@ -156,6 +159,7 @@ export async function startTessera(
   // rotations), keep CRLs fresh, renew our own certificate at half its life.
   let stopped = false;
   let busy = false;
+  let nextPrune = clock.now().getTime() + 60_000;
   const tick = async () => {
     if (busy || stopped) return;
     busy = true;
@@ -169,6 +173,10 @@ export async function startTessera(
       const now = clock.now().getTime();
       rateLimiter?.sweep();
       if (leader) await auditTail.drain();
+      if (leader && now >= nextPrune) {
+        nextPrune = now + PRUNE_INTERVAL_MS;
+        await prune({ store, clock }, config.retentionMs, "tessera");
+      }
       if (now >= serverCert.renewAt) {
         serverCert = await issueServerCertificate({ store, ca, clock, crlBaseUrl }, [...config.dnsNames]);
         applyTls();

@@ -25,6 +25,7 @@ export function registerServe(program: Command): void {
       "--rate-limit <rate:burst|off>",
       "per-client limit on attestation endpoints, e.g. 50:100 (default from config, else 50:100)",
     )
+    .option("--retention <duration>", "prune records that expired longer ago than this (hourly)", "7d")
     .option("--workers <n>", "processes serving requests (default: number of cores)", String(availableParallelism()))
     .option("--public-url <url>", "public base URL of the API: JWT issuer and OIDC discovery (default: the listen address)")
     .action(
@@ -40,6 +41,7 @@ export function registerServe(program: Command): void {
           config?: string;
           rateLimit?: string;
           workers: string;
+          retention: string;
         },
       ) => {
         const config = makeServeConfig({
@@ -53,6 +55,7 @@ export function registerServe(program: Command): void {
           jwtDefaultTtlMs: parseDuration(opts.jwtTtl),
           publicUrl: opts.publicUrl ? parsePublicUrl(opts.publicUrl) : undefined,
           configFile: opts.config,
+          retentionMs: parseDuration(opts.retention),
           rateLimit: opts.rateLimit === undefined ? undefined : parseRateLimit(opts.rateLimit),
         });
         const workers = Number(opts.workers);

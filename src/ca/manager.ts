@@ -15,6 +15,7 @@ export class CaManager {
   private keys = new Map<string, LoadedCaKey>();
   private leafIssuers = new Map<string, LeafIssuer>();
   private signature = "";
+  private pemCache = new Map<string, string>();
 
   private constructor(
     private readonly store: Store,
@@ -43,6 +44,7 @@ export class CaManager {
     }
     this.keys = next;
     this.signature = signature;
+    this.pemCache = new Map();
     return true;
   }
 
@@ -99,16 +101,28 @@ export class CaManager {
 
   /** PEM of every published root: the trust bundle. */
   bundlePem(): string {
-    return this.published("x509_root")
-      .map((k) => pemEncode(k.record.certificateDer as Buffer, "CERTIFICATE"))
-      .join("");
+    // cached per reload and per minute (a root may expire out of the bundle)
+    const key = `bundle:${Math.floor(this.clock.now().getTime() / 60_000)}`;
+    let pem = this.pemCache.get(key);
+    if (pem === undefined) {
+      pem = this.published("x509_root")
+        .map((k) => pemEncode(k.record.certificateDer as Buffer, "CERTIFICATE"))
+        .join("");
+      this.pemCache.set(key, pem);
+    }
+    return pem;
   }
 
   /** PEM of an intermediate's certificate (what a leaf chains through). */
   intermediatePem(id: string): string {
-    const key = this.keys.get(id);
-    if (!key?.record.certificateDer) throw new TesseraError("not_found", `no CA certificate ${id}`);
-    return pemEncode(key.record.certificateDer, "CERTIFICATE");
+    let pem = this.pemCache.get(id);
+    if (pem === undefined) {
+      const key = this.keys.get(id);
+      if (!key?.record.certificateDer) throw new TesseraError("not_found", `no CA certificate ${id}`);
+      pem = pemEncode(key.record.certificateDer, "CERTIFICATE");
+      this.pemCache.set(id, pem);
+    }
+    return pem;
   }
 
   /** The leaf issuer for an intermediate, with CRL distribution point `<crlBaseUrl>/<id>`. */

@@ -1,5 +1,5 @@
-import { type KeyObject, createPublicKey } from "node:crypto";
-import { DerError, Tag, bitStringBytes, children, decodeOid, readWhole } from "../der/der-reader.js";
+import { createPublicKey, type KeyObject } from "node:crypto";
+import { bitStringBytes, children, DerError, decodeOid, readWhole, Tag } from "../der/der-reader.js";
 import { OID } from "../der/oids.js";
 
 const CURVES: Record<string, { crv: string; size: number }> = {
@@ -47,7 +47,8 @@ function spkiToJwk(spki: Buffer): Record<string, string> | undefined {
         y: b64u(bits.subarray(1 + curve.size)),
       };
     }
-    if (algorithm === OID.ed25519 && params === undefined && bits.length === 32) return { kty: "OKP", crv: "Ed25519", x: b64u(bits) };
+    if (algorithm === OID.ed25519 && params === undefined && bits.length === 32)
+      return { kty: "OKP", crv: "Ed25519", x: b64u(bits) };
     if (algorithm === OID.rsaEncryption) {
       const rsa = readWhole(bits, Tag.SEQUENCE, "RSAPublicKey");
       const [n, e, ...more] = children(rsa, bits);

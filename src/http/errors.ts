@@ -30,17 +30,21 @@ function fromBodyParser(err: { type?: string; status?: number; message?: string 
   }
 }
 
-/** The one place where errors become HTTP responses. Unknown errors are 500 and logged, never shown. */
+/**
+ * The one place where errors become HTTP responses: Tessera errors keep their
+ * code and status; anything unexpected is a 500 that is logged, never shown.
+ */
+export function toHttpError(err: unknown, logger: Logger, metrics: Metrics, path: string): TesseraError {
+  const known = isTesseraError(err) ? err : fromBodyParser(err as { type?: string });
+  metrics.count("tessera_http_errors_total", { code: known?.code ?? "internal" });
+  if (!known || known.status >= 500) logger.error({ err, path }, "request failed");
+  return known ?? new TesseraError("internal", "internal error");
+}
+
+export function errorJson(error: TesseraError): string {
+  return JSON.stringify({ error: { code: error.code, message: error.message } });
+}
+
 export function errorHandler(logger: Logger, metrics: Metrics): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const known = isTesseraError(err) ? err : fromBodyParser(err as { type?: string });
-    if (known && known.status < 500) {
-      metrics.count("tessera_http_errors_total", { code: known.code });
-      sendError(res, known);
-      return;
-    }
-    metrics.count("tessera_http_errors_total", { code: known?.code ?? "internal" });
-    logger.error({ err, path: req.path }, "request failed");
-    sendError(res, known ?? new TesseraError("internal", "internal error"));
-  };
+  return (err, req, res, _next) => sendError(res, toHttpError(err, logger, metrics, req.path));
 }

@@ -1,6 +1,4 @@
-import type { NextFunction, Request, Response } from "express";
 import type { RateLimitConfig } from "../config-file.js";
-import { TesseraError } from "../errors.js";
 
 const MAX_CLIENTS = 100_000;
 
@@ -43,20 +41,4 @@ export class RateLimiter {
     for (const [client, b] of this.buckets) if (now - b.at >= full) this.buckets.delete(client);
     if (this.buckets.size >= MAX_CLIENTS) this.buckets.clear();
   }
-
-  middleware() {
-    return (req: Request, _res: Response, next: NextFunction): void => {
-      const wait = this.take(req.socket.remoteAddress ?? "unknown");
-      if (wait > 0) {
-        next(new TesseraError("rate_limited", "too many requests; retry later", { headers: { "Retry-After": String(wait) } }));
-        return;
-      }
-      next();
-    };
-  }
-}
-
-/** The rate-limit middleware for a route, or nothing when limits are off. */
-export function limited(deps: { rateLimiter?: RateLimiter }) {
-  return deps.rateLimiter ? [deps.rateLimiter.middleware()] : [];
 }

@@ -178,6 +178,13 @@ export interface Store {
   saveCrl(crl: StoredCrl, revision: number): Promise<void>;
   getCrl(issuerId: string): Promise<StoredCrl | undefined>;
 
+  // retention
+  /**
+   * Deletes certificates and JWT-SVID records that expired before `before`,
+   * and spent or expired join tokens; returns how many of each went.
+   */
+  prune(before: number, audit: AuditEvent): Promise<{ certificates: number; jwtSvids: number; joinTokens: number }>;
+
   // audit
   listAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditRecord[]>;
 

@@ -20,6 +20,10 @@ import { loadMigrations, migrate } from "./migrate.js";
 
 type Row = Record<string, unknown>;
 
+const BUSY_TIMEOUT_MS = 10_000;
+/** Non-blocking lock attempts for a group commit before giving up (≈ seconds of contention). */
+const MAX_BUSY_RETRIES = 20_000;
+
 const CA_KEY_COLUMNS =
   "id, kind, state, key_type, encrypted_private_key, public_key_spki, certificate_der, parent_id, not_before, not_after, created_at, activated_at, retired_at";
 const CERT_COLUMNS =
@@ -97,7 +101,9 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly pendingAudit: AuditRecord[] = [];
-  private readonly queue: Array<{ run: () => IssueOutcome; resolve: (o: IssueOutcome) => void; reject: (e: unknown) => void }> = [];
+  private busyRetries = 0;
+  private readonly queue: Array<{ run: () => IssueOutcome; resolve: (o: IssueOutcome) => void; reject: (e: unknown) => void }> =
+    [];
   private readonly stmt: Record<string, Database.Statement>;
 
   constructor(
@@ -107,7 +113,7 @@ export class SqliteStore implements Store {
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
-    this.db.pragma("busy_timeout = 10000");
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma("foreign_keys = ON");
     migrate(this.db, loadMigrations(join(packageRoot(), "migrations")), options.now());
     const p = (sql: string) => this.db.prepare(sql);
@@ -258,6 +264,10 @@ export class SqliteStore implements Store {
   private flush(): void {
     const batch = this.queue.splice(0);
     const results: Array<{ ok: true; value: IssueOutcome } | { ok: false; error: unknown }> = [];
+    // Another process (worker, CLI) may hold the write lock. SQLite's busy
+    // handler would sleep in steps of milliseconds; instead try without
+    // waiting and, if busy, retry on the next turn with a bigger batch.
+    this.db.pragma("busy_timeout = 0");
     try {
       this.write(() => {
         for (const item of batch) {
@@ -271,9 +281,17 @@ export class SqliteStore implements Store {
         }
       });
     } catch (error) {
+      if ((error as { code?: string }).code === "SQLITE_BUSY" && this.busyRetries++ < MAX_BUSY_RETRIES) {
+        this.queue.unshift(...batch);
+        setTimeout(() => this.flush(), 0);
+        return;
+      }
       for (const item of batch) item.reject(error);
       return;
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
+    this.busyRetries = 0;
     batch.forEach((item, i) => {
       const r = results[i] as (typeof results)[number];
       if (r.ok) item.resolve(r.value);
@@ -481,6 +499,33 @@ export class SqliteStore implements Store {
       nextUpdate: r.next_update as number,
       der: r.der as Buffer,
     };
+  }
+
+  async prune(before: number, audit: AuditEvent): Promise<{ certificates: number; jwtSvids: number; joinTokens: number }> {
+    // in slices, so a large backlog never holds the write lock for long
+    const total = { certificates: 0, jwtSvids: 0, joinTokens: 0 };
+    const slice = (sql: string) => {
+      let n = 0;
+      const statement = this.db.prepare(sql);
+      for (;;) {
+        const changes = this.write(() => statement.run({ before }).changes);
+        n += changes;
+        if (changes < 5000) return n;
+      }
+    };
+    total.certificates = slice(
+      "DELETE FROM certificates WHERE rowid IN (SELECT rowid FROM certificates WHERE not_after < @before LIMIT 5000)",
+    );
+    total.jwtSvids = slice(
+      "DELETE FROM jwt_svids WHERE rowid IN (SELECT rowid FROM jwt_svids WHERE expires_at < @before LIMIT 5000)",
+    );
+    total.joinTokens = slice(
+      "DELETE FROM join_tokens WHERE rowid IN (SELECT rowid FROM join_tokens WHERE expires_at < @before OR used_at < @before LIMIT 5000)",
+    );
+    if (total.certificates + total.jwtSvids + total.joinTokens > 0) {
+      this.write(() => this.appendAudit({ ...audit, details: { ...audit.details, ...total } }));
+    }
+    return total;
   }
 
   async listAudit(options: { afterSeq?: number; limit?: number } = {}): Promise<AuditRecord[]> {
