@@ -41,12 +41,34 @@ export interface RevokedEntry {
   reason: number;
 }
 
+/**
+ * Revoked entries packed into three buffers (the store's RevokedColumns):
+ * serials as length byte + big-endian bytes, 4-byte big-endian seconds,
+ * one reason byte each.
+ */
+export interface RevokedList {
+  count: number;
+  serials: Buffer;
+  times: Buffer;
+  reasons: Buffer;
+}
+
+/** Packs a list of entries. */
+export function toRevokedList(entries: RevokedEntry[]): RevokedList {
+  const serials = Buffer.concat(
+    entries.map((e) => Buffer.concat([Buffer.from([e.serialHex.length / 2]), Buffer.from(e.serialHex, "hex")])),
+  );
+  const times = Buffer.alloc(entries.length * 4);
+  for (const [i, e] of entries.entries()) times.writeUInt32BE(e.revokedAtSeconds, i * 4);
+  return { count: entries.length, serials, times, reasons: Buffer.from(entries.map((e) => e.reason)) };
+}
+
 export interface CrlRequest {
   issuerName: Buffer;
   number: bigint;
   thisUpdate: Date;
   nextUpdate: Date;
-  entries: RevokedEntry[];
+  entries: RevokedEntry[] | RevokedList;
 }
 
 const DIGITS = "0123456789";
@@ -85,48 +107,76 @@ const REASON_EXTENSIONS = new Map<number, Buffer>(
     .map((c) => [c, sequence(extension(OID.cRLReason, false, Buffer.from([0x0a, 0x01, c])))]),
 );
 
-function serialContentLength(hex: string): number {
-  const bytes = hex.length / 2;
-  return Number.parseInt(hex.slice(0, 2), 16) & 0x80 ? bytes + 1 : bytes;
+/** Sizes of the revokedCertificates SEQUENCE: each entry's content length, and the whole TLV. */
+function measure(list: RevokedList): { entryContent: Uint32Array; content: number; tlv: number } {
+  const entryContent = new Uint32Array(list.count);
+  let content = 0;
+  let at = 0;
+  for (let i = 0; i < list.count; i++) {
+    const len = list.serials[at] as number;
+    const serialLen = len > 0 && (list.serials[at + 1] as number) & 0x80 ? len + 1 : Math.max(len, 1);
+    at += 1 + len;
+    let c = 1 + lengthSize(serialLen) + serialLen + timeSize(list.times.readUInt32BE(i * 4));
+    const ext = REASON_EXTENSIONS.get(list.reasons[i] as number);
+    if (ext) c += ext.length;
+    entryContent[i] = c;
+    content += 1 + lengthSize(c) + c;
+  }
+  return { entryContent, content, tlv: 1 + lengthSize(content) + content };
 }
 
-/**
- * Encodes the revokedCertificates SEQUENCE into one pre-sized buffer: two
- * passes (sizes, then bytes), no per-entry allocation beyond the time fields.
- */
-export function encodeRevokedCertificates(entries: RevokedEntry[]): Buffer {
-  const entryContent = new Uint32Array(entries.length);
-  let total = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i] as RevokedEntry;
-    const serialLen = serialContentLength(e.serialHex);
-    let content = 1 + lengthSize(serialLen) + serialLen + timeSize(e.revokedAtSeconds);
-    const ext = REASON_EXTENSIONS.get(e.reason);
-    if (ext) content += ext.length;
-    entryContent[i] = content;
-    total += 1 + lengthSize(content) + content;
-  }
-  const out = Buffer.allocUnsafe(1 + lengthSize(total) + total);
-  out[0] = 0x30;
-  let pos = writeLength(out, 1, total);
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i] as RevokedEntry;
+/** Writes the revokedCertificates SEQUENCE at `pos` of `out`; returns the new offset. */
+function writeRevoked(out: Buffer, pos: number, list: RevokedList, sizes: ReturnType<typeof measure>): number {
+  out[pos++] = 0x30;
+  pos = writeLength(out, pos, sizes.content);
+  let at = 0;
+  let lastSeconds = -1;
+  let timeStart = 0;
+  let timeLen = 0;
+  for (let i = 0; i < list.count; i++) {
     out[pos++] = 0x30;
-    pos = writeLength(out, pos, entryContent[i] as number);
-    const serialLen = serialContentLength(e.serialHex);
+    pos = writeLength(out, pos, sizes.entryContent[i] as number);
+    const len = list.serials[at] as number;
+    const sign = len > 0 && (list.serials[at + 1] as number) & 0x80;
     out[pos++] = 0x02;
-    pos = writeLength(out, pos, serialLen);
-    if (serialLen !== e.serialHex.length / 2) out[pos++] = 0;
-    pos += out.write(e.serialHex, pos, "hex");
-    pos = writeTime(out, pos, e.revokedAtSeconds);
-    const ext = REASON_EXTENSIONS.get(e.reason);
+    pos = writeLength(out, pos, sign ? len + 1 : Math.max(len, 1));
+    if (sign) out[pos++] = 0;
+    if (len === 0) out[pos++] = 0;
+    pos += list.serials.copy(out, pos, at + 1, at + 1 + len);
+    at += 1 + len;
+    // bulk revocations share a second: copy its encoding from the previous entry
+    const seconds = list.times.readUInt32BE(i * 4);
+    if (seconds === lastSeconds) {
+      pos += out.copy(out, pos, timeStart, timeStart + timeLen);
+    } else {
+      timeStart = pos;
+      pos = writeTime(out, pos, seconds);
+      timeLen = pos - timeStart;
+      lastSeconds = seconds;
+    }
+    const ext = REASON_EXTENSIONS.get(list.reasons[i] as number);
     if (ext) pos += ext.copy(out, pos);
   }
+  return pos;
+}
+
+/** The revokedCertificates SEQUENCE on its own (for tests and small lists). */
+export function encodeRevokedCertificates(input: RevokedEntry[] | RevokedList): Buffer {
+  const list = Array.isArray(input) ? toRevokedList(input) : input;
+  const sizes = measure(list);
+  const out = Buffer.allocUnsafe(sizes.tlv);
+  writeRevoked(out, 0, list, sizes);
   return out;
 }
 
-/** Builds and signs an RFC 5280 v2 CRL; returns its DER. */
+/**
+ * Builds and signs an RFC 5280 v2 CRL; returns its DER. The TBSCertList is
+ * written into one buffer sized in advance (the revoked list straight into
+ * place), so a large CRL costs two buffers of its size: the signed TBS and
+ * the final encoding.
+ */
 export function buildCrl(req: CrlRequest, signer: Signer): Buffer {
+  const list = Array.isArray(req.entries) ? toRevokedList(req.entries) : req.entries;
   const numberBytes = Buffer.from(
     req.number
       .toString(16)
@@ -134,23 +184,35 @@ export function buildCrl(req: CrlRequest, signer: Signer): Buffer {
       .replace(/^(.(..)*)$/, "0$1"),
     "hex",
   );
-  const parts: Buffer[] = [
+  const head = Buffer.concat([
     smallInteger(1),
     signer.algorithmIdentifier,
     req.issuerName,
     time(req.thisUpdate),
     time(req.nextUpdate),
-  ];
-  if (req.entries.length > 0) parts.push(encodeRevokedCertificates(req.entries));
-  parts.push(
-    explicit(
-      0,
-      sequence(
-        extension(OID.authorityKeyIdentifier, false, sequence(implicitPrimitive(0, signer.keyIdentifier))),
-        extension(OID.cRLNumber, false, unsignedInteger(numberBytes)),
-      ),
+  ]);
+  const tail = explicit(
+    0,
+    sequence(
+      extension(OID.authorityKeyIdentifier, false, sequence(implicitPrimitive(0, signer.keyIdentifier))),
+      extension(OID.cRLNumber, false, unsignedInteger(numberBytes)),
     ),
   );
-  const tbs = sequence(...parts);
-  return sequence(tbs, signer.algorithmIdentifier, bitString(signer.signX509(tbs)));
+  const sizes = list.count > 0 ? measure(list) : undefined;
+  const content = head.length + (sizes?.tlv ?? 0) + tail.length;
+  const tbs = Buffer.allocUnsafe(1 + lengthSize(content) + content);
+  tbs[0] = 0x30;
+  let pos = writeLength(tbs, 1, content);
+  pos += head.copy(tbs, pos);
+  if (sizes) pos = writeRevoked(tbs, pos, list, sizes);
+  tail.copy(tbs, pos);
+  const signature = bitString(signer.signX509(tbs));
+  const total = tbs.length + signer.algorithmIdentifier.length + signature.length;
+  const out = Buffer.allocUnsafe(1 + lengthSize(total) + total);
+  out[0] = 0x30;
+  pos = writeLength(out, 1, total);
+  pos += tbs.copy(out, pos);
+  pos += signer.algorithmIdentifier.copy(out, pos);
+  signature.copy(out, pos);
+  return out;
 }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { asIssuer } from "../ca/ca-keys.js";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
-import type { Store } from "../store/store.js";
+import type { Store, StoredCrl } from "../store/store.js";
 import { pemEncode } from "../x509/pem.js";
 import { buildCrl } from "./build-crl.js";
 
@@ -11,10 +11,27 @@ export interface ServedCrl {
   issuerId: string;
   number: number;
   der: Buffer;
-  pem: string;
+  /** PEM form, encoded on first use (a large CRL is megabytes). */
+  readonly pem: string;
   etag: string;
   thisUpdate: number;
   nextUpdate: number;
+}
+
+function served(crl: StoredCrl): ServedCrl {
+  let pem: string | undefined;
+  return {
+    issuerId: crl.issuerId,
+    number: crl.number,
+    der: crl.der,
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate,
+    etag: `"${createHash("sha256").update(crl.der).digest("base64url").slice(0, 27)}"`,
+    get pem() {
+      pem ??= pemEncode(crl.der, "X509 CRL");
+      return pem;
+    },
+  };
 }
 
 export interface CrlOptions {
@@ -51,14 +68,10 @@ export class CrlService {
       for (const id of due) await this.build(id);
     }
     for (const id of issuers) {
+      const number = await this.store.crlNumber(id);
+      if (number === undefined || number === this.cache.get(id)?.number) continue;
       const stored = await this.store.getCrl(id);
-      if (stored && stored.number !== this.cache.get(id)?.number) {
-        this.cache.set(id, {
-          ...stored,
-          pem: pemEncode(stored.der, "X509 CRL"),
-          etag: `"${createHash("sha256").update(stored.der).digest("base64url").slice(0, 27)}"`,
-        });
-      }
+      if (stored) this.cache.set(id, served(stored));
     }
     for (const id of this.cache.keys()) if (!issuers.includes(id)) this.cache.delete(id);
   }
@@ -76,20 +89,20 @@ export class CrlService {
         number: BigInt(snapshot.number),
         thisUpdate,
         nextUpdate,
-        entries: snapshot.revoked.map((r) => ({
-          serialHex: r.serial,
-          revokedAtSeconds: Math.floor(r.revokedAt / 1000),
-          reason: r.reason,
-        })),
+        entries: snapshot.revoked,
       },
       key.signer,
     );
-    let dropAt: number | null = null;
-    for (const r of snapshot.revoked) if (dropAt === null || r.notAfter < dropAt) dropAt = r.notAfter;
-    await this.store.saveCrl(
-      { issuerId, number: snapshot.number, thisUpdate: thisUpdate.getTime(), nextUpdate: nextUpdate.getTime(), der, dropAt },
-      snapshot.revision,
-    );
+    const crl: StoredCrl = {
+      issuerId,
+      number: snapshot.number,
+      thisUpdate: thisUpdate.getTime(),
+      nextUpdate: nextUpdate.getTime(),
+      der,
+      dropAt: snapshot.revoked.earliestExpiry,
+    };
+    // serve what we just built without reading it back, if it is the newest
+    if (await this.store.saveCrl(crl, snapshot.revision)) this.cache.set(issuerId, served(crl));
   }
 
   /** The CRL of one issuing CA (default: the active one). */

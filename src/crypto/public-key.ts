@@ -28,13 +28,14 @@ export function publicKeyFromSpki(spki: Buffer): KeyObject {
   return createPublicKey({ key: spki, format: "der", type: "spki" });
 }
 
+/** The key as a JWK, undefined for well-formed keys of other types; throws DerError if malformed. */
 function spkiToJwk(spki: Buffer): Record<string, string> | undefined {
   try {
     const outer = readWhole(spki, Tag.SEQUENCE, "SubjectPublicKeyInfo");
     const [alg, key, ...extra] = children(outer, spki);
-    if (!alg || !key || extra.length || alg.tag !== Tag.SEQUENCE) return undefined;
+    if (!alg || !key || extra.length || alg.tag !== Tag.SEQUENCE) throw new DerError("bad SubjectPublicKeyInfo");
     const [oid, params] = children(alg, spki);
-    if (!oid || oid.tag !== Tag.OID) return undefined;
+    if (!oid || oid.tag !== Tag.OID) throw new DerError("bad AlgorithmIdentifier");
     const algorithm = decodeOid(oid.content);
     const bits = bitStringBytes(key);
     if (algorithm === OID.ecPublicKey && params?.tag === Tag.OID) {
@@ -57,7 +58,9 @@ function spkiToJwk(spki: Buffer): Record<string, string> | undefined {
     }
     return undefined;
   } catch (e) {
-    if (e instanceof DerError) return undefined; // let the DER path produce the error
+    // Malformed DER is an error, never a fallback: OpenSSL's decoder is
+    // lenient (it ignores trailing bytes, for one) — found by fuzzing.
+    if (e instanceof DerError) throw new DerError(`malformed SubjectPublicKeyInfo: ${e.message}`);
     throw e;
   }
 }

@@ -42,6 +42,13 @@ export async function verifyJwtSvid(
   options: VerifyJwtSvidOptions,
 ): Promise<VerifiedJwtSvid> {
   if (typeof token !== "string" || token.length > 16 * 1024) throw rejected("token is not a string of reasonable size");
+  // Only canonical base64url: otherwise the spare bits of a segment's last
+  // character give many spellings of one token, which defeats replay caches
+  // keyed on the token string (found by fuzzing).
+  const segments = token.split(".");
+  if (segments.length !== 3 || segments.some((seg) => Buffer.from(seg, "base64url").toString("base64url") !== seg)) {
+    throw rejected("token is not a compact JWS in canonical base64url");
+  }
   try {
     const { payload, protectedHeader } = await jwtVerify(token, keys, {
       algorithms: JWT_SVID_ALGORITHMS,

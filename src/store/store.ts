@@ -94,11 +94,19 @@ export interface StoredCrl {
   dropAt?: number | null;
 }
 
-export interface RevokedRow {
-  serial: string;
-  revokedAt: number;
-  reason: number;
-  notAfter: number;
+/**
+ * Revocations for one CRL as three packed buffers (no object per entry: a CRL
+ * can list a million): `serials` holds each serial as one length byte then
+ * its unsigned big-endian bytes; `times` a 4-byte big-endian epoch second per
+ * entry; `reasons` one reason-code byte per entry.
+ */
+export interface RevokedColumns {
+  count: number;
+  serials: Buffer;
+  times: Buffer;
+  reasons: Buffer;
+  /** Earliest expiry among them (epoch ms), or null if none. */
+  earliestExpiry: number | null;
 }
 
 export interface CertificateFilter {
@@ -173,10 +181,12 @@ export interface Store {
    */
   crlsNeedingBuild(issuerIds: string[], now: number, refreshBefore: number): Promise<string[]>;
   /** A snapshot for building a CRL: the next number, the revision it covers, unexpired revocations. */
-  beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedRow[] }>;
-  /** Stores a built CRL unless a newer one was stored meanwhile. */
-  saveCrl(crl: StoredCrl, revision: number): Promise<void>;
+  beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedColumns }>;
+  /** Stores a built CRL unless a newer one was stored meanwhile; true if stored. */
+  saveCrl(crl: StoredCrl, revision: number): Promise<boolean>;
   getCrl(issuerId: string): Promise<StoredCrl | undefined>;
+  /** The number of the stored CRL (cheap: to tell whether the cached one is current). */
+  crlNumber(issuerId: string): Promise<number | undefined>;
 
   // retention
   /**

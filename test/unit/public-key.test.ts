@@ -25,6 +25,11 @@ describe("publicKeyFromSpki", () => {
     expect(() => publicKeyFromSpki(spki)).toThrow();
   });
 
+  it("rejects/trailing bytes after a valid key (OpenSSL's DER decoder would ignore them)", () => {
+    const spki = spkiOf(generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey);
+    expect(() => publicKeyFromSpki(Buffer.concat([spki, Buffer.from([0])]))).toThrow("malformed");
+  });
+
   it("rejects/garbage", () => {
     expect(() => publicKeyFromSpki(Buffer.from("3003020100", "hex"))).toThrow();
   });

@@ -76,6 +76,17 @@ describe("verifyJwtSvid", () => {
       "exp",
     ],
     ["rejects/garbage", () => "not.a.jwt", "JWT-SVID rejected"],
+    [
+      "rejects/a non-canonical spelling of a valid token (base64url malleability)",
+      () => {
+        const t = minter.mint(claims);
+        const last = t.at(-1) as string;
+        const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        // the signature's last char carries 4 spare bits: flipping the lowest keeps the bytes
+        return t.slice(0, -1) + (alphabet[alphabet.indexOf(last) ^ 1] as string);
+      },
+      "canonical",
+    ],
     ["rejects/huge token", () => "a".repeat(20_000), "reasonable size"],
   ];
 

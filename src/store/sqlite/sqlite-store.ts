@@ -12,7 +12,7 @@ import type {
   IssueOutcome,
   JoinTokenRecord,
   JwtSvidRecord,
-  RevokedRow,
+  RevokedColumns,
   Store,
   StoredCrl,
 } from "../store.js";
@@ -450,7 +450,7 @@ export class SqliteStore implements Store {
     return issuerIds.filter((id) => q.get(id, refreshBefore, now) !== undefined);
   }
 
-  async beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedRow[] }> {
+  async beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedColumns }> {
     // The number is taken first, in its own short write; the snapshot is read
     // after it without holding the write lock. A CRL saved with an older
     // revision stays stale (built_revision < revision) and is rebuilt, so no
@@ -467,24 +467,55 @@ export class SqliteStore implements Store {
         const { revision } = this.db.prepare("SELECT revision FROM crls WHERE issuer_id = ?").get(issuerId) as {
           revision: number;
         };
-        const revoked = this.db
+        // SQLite packs the entries into three blobs itself (~30 ms for 100k
+        // rows); handing rows to JS one by one costs ~150 ms and an object
+        // each. All aggregates of one query visit the same rows in the same
+        // order, so the three blobs line up.
+        const agg = this.db
           .prepare(
-            "SELECT serial, revoked_at AS revokedAt, revocation_reason AS reason, not_after AS notAfter FROM certificates WHERE issuer_id = ? AND revoked_at IS NOT NULL AND not_after > ? ORDER BY serial",
+            `SELECT count(*) AS n,
+                    unhex(group_concat(printf('%02x', length(serial) / 2) || serial, '')) AS serials,
+                    unhex(group_concat(printf('%08x', revoked_at / 1000), '')) AS times,
+                    unhex(group_concat(printf('%02x', coalesce(revocation_reason, 0)), '')) AS reasons,
+                    min(not_after) AS earliest
+             FROM certificates WHERE issuer_id = ? AND revoked_at IS NOT NULL AND not_after > ?`,
           )
-          .all(issuerId, now) as RevokedRow[];
+          .get(issuerId, now) as {
+          n: number;
+          serials: Buffer | null;
+          times: Buffer | null;
+          reasons: Buffer | null;
+          earliest: number | null;
+        };
+        const revoked: RevokedColumns = {
+          count: agg.n,
+          serials: agg.serials ?? Buffer.alloc(0),
+          times: agg.times ?? Buffer.alloc(0),
+          reasons: agg.reasons ?? Buffer.alloc(0),
+          earliestExpiry: agg.earliest,
+        };
         return { number: allocated.last_number, revision, revoked };
       })
       .deferred();
   }
 
-  async saveCrl(crl: StoredCrl, revision: number): Promise<void> {
-    this.write(() => {
-      this.db
-        .prepare(
-          "UPDATE crls SET number = ?, this_update = ?, next_update = ?, der = ?, drop_at = ?, built_revision = ? WHERE issuer_id = ? AND (number IS NULL OR number < ?)",
-        )
-        .run(crl.number, crl.thisUpdate, crl.nextUpdate, crl.der, crl.dropAt ?? null, revision, crl.issuerId, crl.number);
-    });
+  async saveCrl(crl: StoredCrl, revision: number): Promise<boolean> {
+    return this.write(
+      () =>
+        this.db
+          .prepare(
+            "UPDATE crls SET number = ?, this_update = ?, next_update = ?, der = ?, drop_at = ?, built_revision = ? WHERE issuer_id = ? AND (number IS NULL OR number < ?)",
+          )
+          .run(crl.number, crl.thisUpdate, crl.nextUpdate, crl.der, crl.dropAt ?? null, revision, crl.issuerId, crl.number)
+          .changes === 1,
+    );
+  }
+
+  async crlNumber(issuerId: string): Promise<number | undefined> {
+    const row = this.db.prepare("SELECT number FROM crls WHERE issuer_id = ? AND der IS NOT NULL").get(issuerId) as
+      | { number: number }
+      | undefined;
+    return row?.number;
   }
 
   async getCrl(issuerId: string): Promise<StoredCrl | undefined> {
