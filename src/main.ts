@@ -3,6 +3,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import type { Attestor } from "./attest/attestor.js";
 import { JoinTokenAttestor } from "./attest/join-token.js";
@@ -145,6 +146,8 @@ export async function startTessera(
   applyTls();
   Object.assign(httpsServer, { requestCert: true, rejectUnauthorized: false });
   httpsServer.on("request", createApiApp(deps));
+  // no TLS 1.2 renegotiation: a client-initiated renegotiation ends the connection
+  httpsServer.on("secureConnection", (socket: TLSSocket) => socket.disableRenegotiation());
   httpServer?.on("request", createPublicApp(deps));
   await crl.refresh({ build: true });
 

@@ -34,3 +34,27 @@ export async function bootWorkload(
   expect(reply.status, reply.text()).toBe(201);
   return { ...reply.json<Omit<WorkloadSvid, "keyPem">>(), keyPem };
 }
+
+/** Many join tokens at once, straight through the store (for tests whose server runs in another process). */
+export async function makeTokens(dataDir: string, spiffeId: string, n: number): Promise<string[]> {
+  const { SqliteStore } = await import("../../src/store/sqlite/sqlite-store.js");
+  const { createJoinToken } = await import("../../src/flows/create-join-token.js");
+  const { systemClock } = await import("../../src/clock.js");
+  const store = new SqliteStore(`${dataDir}/tessera.db`, { now: () => Date.now() });
+  try {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push(
+        (
+          await createJoinToken(
+            { store, clock: systemClock, trustDomain: "example.org" },
+            { spiffeId, ttlMs: 3_600_000, actor: "test" },
+          )
+        ).token,
+      );
+    }
+    return out;
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,120 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { call } from "../helpers/https-client.js";
+import { opensslCsr } from "../helpers/openssl.js";
+import { runCli, spawnServe, waitFor } from "../helpers/server.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+function sClient(port: number, args: string[], input: string, holdMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn("openssl", ["s_client", "-connect", `127.0.0.1:${port}`, ...args], { stdio: "pipe" });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stdin.write(input);
+    setTimeout(() => child.stdin.end(), holdMs);
+    child.on("exit", () => resolve(out));
+  });
+}
+
+describe("TLS posture", () => {
+  it("refuses a client-initiated renegotiation on TLS 1.2", async () => {
+    const dataDir = `${tmp.dir}/reneg`;
+    const serve = await spawnServe(["--data-dir", dataDir]);
+    try {
+      const port = Number(new URL(serve.apiUrl).port);
+      const out = await sClient(port, ["-tls1_2", "-CAfile", `${dataDir}/bundle.pem`], "R\n", 1000);
+      expect(out).toContain("Verify return code: 0 (ok)");
+      expect(out).toContain("RENEGOTIATING");
+      expect(out).toMatch(/error:.*(unexpected record|unexpected eof|renegotiation|handshake failure)/i);
+      const normal = await sClient(
+        port,
+        ["-tls1_2", "-CAfile", `${dataDir}/bundle.pem`, "-quiet"],
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        1000,
+      );
+      expect(normal).toContain('{"status":"ok"}');
+    } finally {
+      await serve.stop();
+    }
+  });
+});
+
+describe("secrets stay secret", () => {
+  it("never puts a join token, the passphrase or a private key in a log line, an error message or the audit log", async () => {
+    const dataDir = `${tmp.dir}/secrets`;
+    const passphrase = "correct-horse-battery-staple-4242";
+    const env = { TESSERA_PASSPHRASE: passphrase };
+    expect(runCli(["init", "--trust-domain", "example.org", "--data-dir", dataDir], env).status).toBe(0);
+    const serve = await spawnServe(["--data-dir", dataDir, "--workers", "1"], { ...env, TESSERA_LOG_LEVEL: "debug" });
+    const outputs: string[] = [];
+    const secrets: string[] = [passphrase];
+    try {
+      const bundle = readFileSync(`${dataDir}/bundle.pem`, "utf8");
+      const token = runCli(
+        ["token", "create", "--spiffe-id", "spiffe://example.org/s", "--data-dir", dataDir],
+        env,
+      ).stdout.trim();
+      const spare = runCli(
+        ["token", "create", "--spiffe-id", "spiffe://example.org/t", "--data-dir", dataDir],
+        env,
+      ).stdout.trim();
+      secrets.push(token, spare);
+      const { csrPem, keyPem } = opensslCsr(tmp.dir);
+      secrets.push(keyPem.split("\n")[1] as string); // a line of the workload's private key
+      // successes and failures of every kind, with the secrets in play
+      const ok = await call(`${serve.apiUrl}/v1/svid/x509`, {
+        ca: bundle,
+        body: { csr: csrPem, attestation: { type: "join_token", token } },
+      });
+      expect(ok.status).toBe(201);
+      const replies = await Promise.all([
+        call(`${serve.apiUrl}/v1/svid/x509`, { ca: bundle, body: { csr: csrPem, attestation: { type: "join_token", token } } }),
+        call(`${serve.apiUrl}/v1/svid/x509`, {
+          ca: bundle,
+          body: { csr: "garbage", attestation: { type: "join_token", token: spare } },
+        }),
+        call(`${serve.apiUrl}/v1/svid/x509`, {
+          ca: bundle,
+          body: { csr: csrPem, attestation: { type: "join_token", token: `${spare}x` } },
+        }),
+        call(`${serve.apiUrl}/v1/svid/x509`, { ca: bundle, body: { csr: csrPem, attestation: { type: "jwt", token: spare } } }),
+        call(`${serve.apiUrl}/v1/svid/x509`, {
+          ca: bundle,
+          rawBody: `{"csr": "${spare}`,
+          headers: { "content-type": "application/json" },
+        }),
+      ]);
+      for (const r of replies) {
+        expect(r.status).toBeGreaterThanOrEqual(400);
+        outputs.push(r.text());
+      }
+      outputs.push(runCli(["revoke", "--spiffe-id", "spiffe://example.org/s", "--data-dir", dataDir], env).stdout);
+      outputs.push(runCli(["crl", "--pem", "--data-dir", dataDir], { TESSERA_PASSPHRASE: "wrong-passphrase-1234" }).stderr);
+      outputs.push(JSON.stringify(JSON.parse(runCli(["audit", "list", "--json", "--data-dir", dataDir]).stdout)));
+      await waitFor(
+        async () =>
+          serve.logs().some((l) => (l.audit as { action?: string } | undefined)?.action === "cert.revoke") ? true : undefined,
+        3000,
+      );
+    } finally {
+      await serve.stop();
+    }
+    const logs = serve.logs();
+    expect(logs.length).toBeGreaterThan(3);
+    outputs.push(JSON.stringify(logs), serve.banner);
+    const everything = outputs.join("\n");
+    for (const secret of secrets) expect(everything.includes(secret), `secret leaked: ${secret.slice(0, 6)}…`).toBe(false);
+    expect(everything).not.toContain("PRIVATE KEY");
+    const masterKey = readFileSync(`${dataDir}/tessera.db`);
+    expect(masterKey.includes(Buffer.from(passphrase))).toBe(false);
+  });
+});
