@@ -1,0 +1,70 @@
+import { generateKeyPairSync } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { generateKeyPair } from "../../src/crypto/key-types.js";
+import { Signer } from "../../src/crypto/signer.js";
+import { randomSerial } from "../../src/x509/certificate.js";
+import { certificateParts } from "../../src/x509/certificate-info.js";
+import { pemEncode } from "../../src/x509/pem.js";
+import { LeafIssuer, buildIntermediateCertificate, buildRootCertificate } from "../../src/x509/profile.js";
+import { openssl, writeTemp } from "../helpers/openssl.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const now = Date.now();
+const root = new Signer(generateKeyPair("ec-p256").privateKey);
+const rootDer = buildRootCertificate(root, { trustDomain: "example.org", notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) });
+const ca = new Signer(generateKeyPair("ec-p256").privateKey);
+const caDer = buildIntermediateCertificate({ signer: root, subjectName: certificateParts(rootDer).subjectName }, ca.spki, {
+  trustDomain: "example.org",
+  notBefore: new Date(now - 60_000),
+  notAfter: new Date(now + 3_600_000),
+  label: "t",
+});
+const issuer = new LeafIssuer({ signer: ca, subjectName: certificateParts(caDer).subjectName }, "http://127.0.0.1/v1/crl/t");
+
+function leafFor(spiffeId: string, dns: string[] = []): string {
+  const { publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  return pemEncode(
+    issuer.issue({
+      spiffeId,
+      dnsNames: dns,
+      spki: publicKey.export({ type: "spki", format: "der" }),
+      isRsa: false,
+      serial: randomSerial(),
+      notBefore: new Date(now - 30_000),
+      notAfter: new Date(now + 600_000),
+    }),
+    "CERTIFICATE",
+  );
+}
+
+function verify(leafPem: string) {
+  return openssl([
+    "verify",
+    "-CAfile",
+    writeTemp(tmp.dir, "root.pem", pemEncode(rootDer, "CERTIFICATE")),
+    "-untrusted",
+    writeTemp(tmp.dir, "ca.pem", pemEncode(caDer, "CERTIFICATE")),
+    writeTemp(tmp.dir, "leaf.pem", leafPem),
+  ]);
+}
+
+describe("CA profile", () => {
+  it("the intermediate has pathLenConstraint 0 and name constraints permitting only the trust domain's URIs", () => {
+    const text = openssl(["x509", "-noout", "-text"], pemEncode(caDer, "CERTIFICATE")).stdout;
+    expect(text).toMatch(/Basic Constraints: critical\s+CA:TRUE, pathlen:0/);
+    expect(text).toMatch(/Name Constraints: critical\s+Permitted:\s+URI:example.org/);
+  });
+
+  it("leaves of the trust domain verify, with DNS names from entries unaffected by URI constraints", () => {
+    expect(verify(leafFor("spiffe://example.org/web", ["web.internal"])).status).toBe(0);
+  });
+
+  it("rejects/a leaf for another trust domain, even signed by the intermediate (openssl: permitted subtree violation)", () => {
+    const r = verify(leafFor("spiffe://evil.org/web"));
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain("permitted subtree violation");
+  });
+});
