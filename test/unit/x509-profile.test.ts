@@ -5,7 +5,7 @@ import { Signer } from "../../src/crypto/signer.js";
 import { randomSerial } from "../../src/x509/certificate.js";
 import { certificateParts } from "../../src/x509/certificate-info.js";
 import { pemEncode } from "../../src/x509/pem.js";
-import { LeafIssuer, buildIntermediateCertificate, buildRootCertificate } from "../../src/x509/profile.js";
+import { buildIntermediateCertificate, buildRootCertificate, LeafIssuer } from "../../src/x509/profile.js";
 import { openssl, writeTemp } from "../helpers/openssl.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -14,7 +14,11 @@ afterAll(() => tmp.cleanup());
 
 const now = Date.now();
 const root = new Signer(generateKeyPair("ec-p256").privateKey);
-const rootDer = buildRootCertificate(root, { trustDomain: "example.org", notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000) });
+const rootDer = buildRootCertificate(root, {
+  trustDomain: "example.org",
+  notBefore: new Date(now - 60_000),
+  notAfter: new Date(now + 86_400_000),
+});
 const ca = new Signer(generateKeyPair("ec-p256").privateKey);
 const caDer = buildIntermediateCertificate({ signer: root, subjectName: certificateParts(rootDer).subjectName }, ca.spki, {
   trustDomain: "example.org",
