@@ -2,10 +2,16 @@
  * The load generator: a separate process so the server's CPU is measured
  * alone. Reads a job (JSON in argv), drives it with keep-alive connections at
  * a fixed concurrency, prints one JSON result line.
+ *
+ * On two cores the generator competes with the server for CPU, so it is kept
+ * lean: each connection is a raw TLS (or TCP) socket carrying pre-encoded
+ * HTTP/1.1 requests, and responses are framed by Content-Length (or chunked
+ * encoding) without Node's http client, whose per-request objects cost more
+ * CPU than the server spends answering.
  */
 import { readFileSync } from "node:fs";
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import { Agent, request } from "node:https";
+import { type Socket, connect as tcpConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 
 export interface LoadJob {
   url: string;
@@ -33,65 +39,120 @@ export interface LoadResult {
   clientCpu: number;
 }
 
+const HEADER_END = Buffer.from("\r\n\r\n");
+const CHUNKED_END = Buffer.from("0\r\n\r\n");
+
+/** Finds where one HTTP/1.1 response ends in `buf`, and its status; undefined until it is complete. */
+export function frameResponse(buf: Buffer): { status: number; length: number } | undefined {
+  const headerEnd = buf.indexOf(HEADER_END);
+  if (headerEnd < 0) return undefined;
+  const head = buf.toString("latin1", 0, headerEnd);
+  const status = Number(head.slice(9, 12));
+  const bodyStart = headerEnd + 4;
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+  if (length) {
+    const end = bodyStart + Number(length[1]);
+    return buf.length >= end ? { status, length: end } : undefined;
+  }
+  if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+    const end = buf.indexOf(CHUNKED_END, bodyStart);
+    return end < 0 ? undefined : { status, length: end + CHUNKED_END.length };
+  }
+  // 204/304 and friends carry no body
+  return { status, length: bodyStart };
+}
+
+function encodeRequests(job: LoadJob, url: URL): Buffer[] {
+  const bodies: (string | undefined)[] = job.bodiesFile
+    ? (JSON.parse(readFileSync(job.bodiesFile, "utf8")) as unknown[]).map((b) => JSON.stringify(b))
+    : [undefined];
+  return bodies.map((body) => {
+    const lines = [`${job.method} ${url.pathname}${url.search} HTTP/1.1`, `host: ${url.host}`, "connection: keep-alive"];
+    for (const [k, v] of Object.entries(job.headers ?? {})) lines.push(`${k}: ${v}`);
+    if (body !== undefined) lines.push("content-type: application/json", `content-length: ${Buffer.byteLength(body)}`);
+    return Buffer.from(`${lines.join("\r\n")}\r\n\r\n${body ?? ""}`);
+  });
+}
+
 async function main(): Promise<void> {
   const job = JSON.parse(readFileSync(process.argv[2] as string, "utf8")) as LoadJob;
-  const bodies: string[] = job.bodiesFile
-    ? (JSON.parse(readFileSync(job.bodiesFile, "utf8")) as unknown[]).map((b) => JSON.stringify(b))
-    : [];
   const url = new URL(job.url);
-  const https = url.protocol === "https:";
-  const agent = https
-    ? new Agent({ keepAlive: true, maxSockets: job.concurrency, ca: job.ca, cert: job.cert, key: job.key })
-    : new HttpAgent({ keepAlive: true, maxSockets: job.concurrency });
-  const send = https ? request : httpRequest;
+  const requests = encodeRequests(job, url);
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const open = (): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const socket =
+        url.protocol === "https:"
+          ? tlsConnect({ host: url.hostname, port, ca: job.ca, cert: job.cert, key: job.key }, () => resolve(socket))
+          : tcpConnect({ host: url.hostname, port }, () => resolve(socket));
+      socket.setNoDelay(true);
+      socket.once("error", reject);
+    });
+
   const latencies = new Float64Array(job.count);
   const statuses: Record<string, number> = {};
   let next = 0;
   let ok = 0;
   let errors = 0;
-  const one = (i: number) =>
-    new Promise<void>((resolve) => {
-      const body = bodies.length ? bodies[i % bodies.length] : undefined;
-      const start = performance.now();
-      const req = send(
-        url,
-        {
-          method: job.method,
-          agent,
-          headers: {
-            ...(job.headers ?? {}),
-            ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}),
-          },
-        },
-        (res) => {
-          res.on("data", () => {});
-          res.on("end", () => {
-            latencies[i] = performance.now() - start;
-            statuses[res.statusCode ?? 0] = (statuses[res.statusCode ?? 0] ?? 0) + 1;
-            if (res.statusCode === job.expectStatus) ok++;
-            else errors++;
-            resolve();
-          });
-        },
-      );
-      req.on("error", () => {
-        latencies[i] = performance.now() - start;
-        errors++;
-        resolve();
+
+  /** One connection: send a request, wait for its whole response, repeat; reconnect if the server closes. */
+  const drive = async (): Promise<void> => {
+    let socket: Socket | undefined;
+    let pending: Buffer = Buffer.alloc(0);
+    let waiter: (() => void) | undefined;
+    let closed = false;
+    const attach = (s: Socket) => {
+      closed = false;
+      pending = Buffer.alloc(0);
+      s.on("data", (d: Buffer) => {
+        pending = pending.length ? Buffer.concat([pending, d]) : d;
+        waiter?.();
       });
-      req.end(body);
-    });
+      s.on("close", () => {
+        closed = true;
+        waiter?.();
+      });
+      s.on("error", () => {});
+    };
+    for (;;) {
+      const i = next++;
+      if (i >= job.count) break;
+      const start = performance.now();
+      try {
+        if (!socket || closed) {
+          socket?.destroy();
+          socket = await open();
+          attach(socket);
+        }
+        socket.write(requests[i % requests.length] as Buffer);
+        let frame = frameResponse(pending);
+        while (!frame) {
+          if (closed) throw new Error("connection closed");
+          await new Promise<void>((r) => {
+            waiter = r;
+          });
+          waiter = undefined;
+          frame = frameResponse(pending);
+        }
+        pending = pending.subarray(frame.length);
+        latencies[i] = performance.now() - start;
+        statuses[frame.status] = (statuses[frame.status] ?? 0) + 1;
+        if (frame.status === job.expectStatus) ok++;
+        else errors++;
+      } catch {
+        latencies[i] = performance.now() - start;
+        statuses.error = (statuses.error ?? 0) + 1;
+        errors++;
+        socket?.destroy();
+        socket = undefined;
+      }
+    }
+    socket?.end();
+  };
+
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: job.concurrency }, async () => {
-      for (;;) {
-        const i = next++;
-        if (i >= job.count) return;
-        await one(i);
-      }
-    }),
-  );
+  await Promise.all(Array.from({ length: job.concurrency }, drive));
   const seconds = (performance.now() - t0) / 1000;
   const sorted = Array.from(latencies).sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -106,7 +167,6 @@ async function main(): Promise<void> {
     clientCpu: (cpu.user + cpu.system) / 1e6,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
-  agent.destroy();
 }
 
-await main();
+if (process.argv[2]) await main();

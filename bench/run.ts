@@ -102,7 +102,20 @@ async function startServer(dataDir: string, workers: number): Promise<Server & {
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
-    [CLI, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--rate-limit", "off", "--workers", String(workers)],
+    [
+      // e.g. BENCH_SERVER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server (and its workers)
+      ...(process.env.BENCH_SERVER_NODE_OPTIONS?.split(" ").filter(Boolean) ?? []),
+      CLI,
+      "serve",
+      "--data-dir",
+      dataDir,
+      "--listen",
+      "127.0.0.1:0",
+      "--rate-limit",
+      "off",
+      "--workers",
+      String(workers),
+    ],
     {
       env: { ...process.env, TESSERA_LOG_LEVEL: "warn" },
       stdio: ["ignore", "ignore", "pipe"],
@@ -150,7 +163,9 @@ async function load(job: LoadJob): Promise<LoadResult> {
   const file = join(work, `job-${randomBytes(4).toString("hex")}.json`);
   writeFileSync(file, JSON.stringify(job));
   const { stdout } = await run(process.execPath, [LOAD, file], { maxBuffer: 1 << 20 });
-  return JSON.parse(stdout) as LoadResult;
+  const result = JSON.parse(stdout) as LoadResult;
+  log(`  (load generator used ${fmt((result.clientCpu / result.seconds) * 100)}% CPU)`);
+  return result;
 }
 
 const fmt = (n: number, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });

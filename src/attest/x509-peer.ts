@@ -19,6 +19,39 @@ function unauthenticated(message: string): TesseraError {
   return new TesseraError("unauthenticated", message);
 }
 
+interface Presented {
+  der: Buffer;
+  serial: string;
+}
+
+/**
+ * A connection's client certificate cannot change (renegotiation is refused),
+ * so it is read and parsed once per connection rather than per request:
+ * `getPeerCertificate` builds a whole JS object each time. What the record
+ * says (revocation, expiry) is still checked on every request.
+ */
+const presentedBySocket = new WeakMap<TLSSocket, Presented | null>();
+
+function presentedCertificate(socket: TLSSocket): Presented | undefined {
+  let presented = presentedBySocket.get(socket);
+  if (presented === undefined) {
+    const raw = socket.getPeerCertificate?.(false)?.raw;
+    presented = raw ? { der: raw, serial: serialHex(raw) } : null;
+    presentedBySocket.set(socket, presented);
+  }
+  return presented ?? undefined;
+}
+
+function serialHex(der: Buffer): string {
+  try {
+    const bytes = certificateParts(der).serial;
+    return Buffer.from(bytes[0] === 0 && bytes.length > 1 ? bytes.subarray(1) : bytes).toString("hex");
+  } catch (e) {
+    if (e instanceof DerError) throw unauthenticated("client certificate is malformed");
+    throw e;
+  }
+}
+
 /**
  * Authenticates a mutual-TLS caller. The TLS handshake already proved the
  * caller holds the certificate's key; here the certificate must be one this
@@ -34,25 +67,17 @@ export class X509PeerAuthenticator {
 
   /** The caller's identity, or undefined when it presented no certificate. */
   async authenticate(socket: TLSSocket): Promise<PeerIdentity | undefined> {
-    const peer = socket.getPeerCertificate?.(false);
-    if (!peer?.raw) return undefined;
-    let serial: string;
-    try {
-      const bytes = certificateParts(peer.raw).serial;
-      serial = Buffer.from(bytes[0] === 0 && bytes.length > 1 ? bytes.subarray(1) : bytes).toString("hex");
-    } catch (e) {
-      if (e instanceof DerError) throw unauthenticated("client certificate is malformed");
-      throw e;
-    }
-    const record = await this.store.getCertificate(serial);
-    if (!record?.der.equals(peer.raw)) throw unauthenticated("client certificate was not issued by this CA");
+    const peer = presentedCertificate(socket);
+    if (!peer) return undefined;
+    const record = await this.store.getCertificate(peer.serial);
+    if (!record?.der.equals(peer.der)) throw unauthenticated("client certificate was not issued by this CA");
     const now = this.clock.now().getTime();
     if (record.notAfter <= now) throw unauthenticated("client certificate has expired");
     if (record.notBefore > now) throw unauthenticated("client certificate is not valid yet");
     if (record.revokedAt !== null) throw new TesseraError("forbidden", "client certificate has been revoked");
     return {
       spiffeId: record.spiffeId,
-      serial,
+      serial: peer.serial,
       notAfter: record.notAfter,
       attestation: record.attestation,
       entryId: record.entryId ?? null,

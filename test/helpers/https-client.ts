@@ -1,5 +1,5 @@
 import { request as httpRequest } from "node:http";
-import { request } from "node:https";
+import { type Agent, request } from "node:https";
 
 export interface Reply {
   status: number;
@@ -19,6 +19,8 @@ export interface RequestOptions {
   /** Client certificate chain and key (PEM) for mutual TLS. */
   cert?: string;
   key?: string;
+  /** A keep-alive agent, to send several requests over one connection; default: a fresh connection. */
+  agent?: Agent;
 }
 
 /** One HTTPS (or HTTP) request with full control over TLS and body; the test's view of the wire. */
@@ -42,7 +44,7 @@ export function call(url: string, opts: RequestOptions = {}): Promise<Reply> {
         ca: opts.ca,
         cert: opts.cert,
         key: opts.key,
-        agent: false,
+        agent: opts.agent ?? false,
       },
       (res) => {
         const chunks: Buffer[] = [];

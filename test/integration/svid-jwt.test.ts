@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { Agent } from "node:https";
 import { promisify } from "node:util";
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -122,6 +123,26 @@ describe("who may not get a JWT-SVID", () => {
     expect(runCli(["revoke", victim.serial, "--data-dir", server.dataDir]).status).toBe(0);
     const reply = await jwtRequest(victim, { audience: ["x"] });
     expect(reply.status).toBe(403);
+  });
+
+  it("rejects/a certificate revoked while its keep-alive connection stays open", async () => {
+    const victim = await bootWorkload(server, "spiffe://example.org/victim-kept", tmp.dir);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: server.bundle, cert: victim.chain, key: victim.keyPem });
+    let connections = 0;
+    const create = agent.createConnection.bind(agent);
+    agent.createConnection = (...args: Parameters<typeof create>) => {
+      connections++;
+      return create(...args);
+    };
+    try {
+      const send = () => server.request("/v1/svid/jwt", { body: { audience: ["x"] }, agent });
+      expect((await send()).status).toBe(201);
+      expect(runCli(["revoke", victim.serial, "--data-dir", server.dataDir]).status).toBe(0);
+      expect((await send()).status).toBe(403);
+      expect(connections).toBe(1);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("rejects/an expired client certificate with 401", async () => {
