@@ -16,25 +16,14 @@ export function fingerprintOf(der: Buffer): string {
   return new X509Certificate(der).fingerprint256.replace(/:/g, "").toLowerCase();
 }
 
-/** Fetches `/v1/bundle` without trusting it yet; the caller decides what to believe. */
-function fetchUnverified(serverUrl: string): Promise<string> {
+/**
+ * Fetches `/v1/bundle`: trusting `caPem` for the connection, or, without it,
+ * trusting nothing yet (the caller then decides what to believe).
+ */
+function fetchBundle(serverUrl: string, caPem?: string): Promise<string> {
+  const tls = caPem === undefined ? { rejectUnauthorized: false } : { ca: caPem };
   return new Promise((resolve, reject) => {
-    const req = request(new URL("/v1/bundle", serverUrl), { rejectUnauthorized: false, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString("utf8")) : reject(new Error(`HTTP ${res.statusCode}`)),
-      );
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-function fetchVerified(serverUrl: string, caPem: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL("/v1/bundle", serverUrl), { ca: caPem, timeout: 5000 }, (res) => {
+    const req = request(new URL("/v1/bundle", serverUrl), { ...tls, timeout: 5000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () =>
@@ -63,11 +52,11 @@ export async function bootstrapBundle(serverUrl: string, opts: { bundleFile?: st
   }
   if (!opts.fingerprint) throw new TesseraError("invalid_argument", "give --bundle-fingerprint or --bundle to trust the CA");
   const want = parseFingerprint(opts.fingerprint);
-  const offered = await fetchUnverified(serverUrl);
+  const offered = await fetchBundle(serverUrl);
   const root = pemDecodeAll(offered).find((b) => b.label === "CERTIFICATE" && fingerprintOf(b.der) === want);
   if (!root)
     throw new TesseraError("forbidden", `the server's bundle has no root with fingerprint sha256:${want}; refusing to trust it`);
   const rootPem = pemEncode(root.der, "CERTIFICATE");
   // prove the server we talk to chains to the pinned root, then take its full bundle
-  return fetchVerified(serverUrl, rootPem);
+  return fetchBundle(serverUrl, rootPem);
 }
