@@ -18,7 +18,7 @@ import { generateKeyPair } from "../src/crypto/key-types.js";
 import { Signer } from "../src/crypto/signer.js";
 import { dataFiles } from "../src/data-dir.js";
 import { createJoinToken } from "../src/flows/create-join-token.js";
-import { openCa } from "../src/main.js";
+import { openCa } from "../src/ca/open-ca.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { buildCsr } from "../src/x509/build-csr.js";
 import { pemEncode } from "../src/x509/pem.js";

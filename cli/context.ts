@@ -1,8 +1,8 @@
 import type { Command } from "commander";
+import { openCa } from "../src/ca/open-ca.js";
 import { systemClock } from "../src/clock.js";
 import { dataFiles, isInitialized, resolveDataDir } from "../src/data-dir.js";
 import { TesseraError } from "../src/errors.js";
-import { openCa } from "../src/main.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 
 export interface GlobalOptions {

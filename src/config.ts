@@ -65,7 +65,7 @@ export function makeServeConfig(partial: Partial<ServeConfig> & { dataDir: strin
     jwtDefaultTtlMs: 300_000,
     crlValidityMs: 3_600_000,
     maxBodyBytes: 64 * 1024,
-    pollIntervalMs: 250,
+    pollIntervalMs: 100,
     retentionMs: 7 * 86_400_000,
     ...partial,
   });

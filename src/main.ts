@@ -13,8 +13,9 @@ import { AuditTail } from "./audit/audit-tail.js";
 import { certificateFingerprint } from "./ca/ca-keys.js";
 import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
 import { openKeyStore } from "./ca/key-store.js";
-import { KeyLifecycle, lifecycleSettings } from "./ca/lifecycle.js";
-import { CaManager } from "./ca/manager.js";
+import type { KeyLifecycle } from "./ca/lifecycle.js";
+import type { CaManager } from "./ca/manager.js";
+import { openCa } from "./ca/open-ca.js";
 import { type Clock, systemClock } from "./clock.js";
 import { formatUrl, type ListenAddress, type ServeConfig } from "./config.js";
 import { loadFileConfig } from "./config-file.js";
@@ -50,20 +51,6 @@ function listen(server: HttpServer | HttpsServer, addr: ListenAddress): Promise<
       resolve({ host: addr.host, port: info.port });
     });
   });
-}
-
-/** Opens the data directory: store, key protection, CA keys. The same wiring serves the CLI. */
-export async function openCa(dataDir: string, env: NodeJS.ProcessEnv, clock: Clock) {
-  const store = new SqliteStore(dataFiles(dataDir).database, { now: () => clock.now().getTime() });
-  try {
-    const keyStore = openKeyStore(dataDir, await store.getSettings(), env);
-    const ca = await CaManager.open(store, keyStore, clock);
-    const lifecycle = new KeyLifecycle(store, keyStore, ca, clock, await lifecycleSettings(store));
-    return { store, keyStore, ca, lifecycle };
-  } catch (e) {
-    store.close();
-    throw e;
-  }
 }
 
 /**

@@ -1,6 +1,4 @@
 import type { Command } from "commander";
-import { Agent, AgentFatalError } from "../../src/agent/agent.js";
-import { bootstrapBundle } from "../../src/agent/bootstrap-trust.js";
 import { isKeyType, KEY_TYPES } from "../../src/crypto/key-types.js";
 import { TesseraError } from "../../src/errors.js";
 
@@ -43,6 +41,10 @@ export function registerAgent(program: Command): void {
           );
         }
         if (!isKeyType(opts.keyType)) throw new TesseraError("invalid_argument", `unknown key type ${opts.keyType}`);
+        const [{ Agent, AgentFatalError }, { bootstrapBundle }] = await Promise.all([
+          import("../../src/agent/agent.js"),
+          import("../../src/agent/bootstrap-trust.js"),
+        ]);
         let bundlePem: string;
         try {
           bundlePem = await bootstrapBundle(opts.server, { bundleFile: opts.bundle, fingerprint: opts.bundleFingerprint });

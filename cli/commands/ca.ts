@@ -1,8 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import type { Command } from "commander";
-import { spiffeBundle } from "../../src/ca/spiffe-bundle.js";
 import { systemClock } from "../../src/clock.js";
-import { CrlService } from "../../src/crl/crl-service.js";
 import { TesseraError } from "../../src/errors.js";
 import { type GlobalOptions, iso, printJson, printTable, withCa, withDataDir } from "../context.js";
 
@@ -45,6 +43,7 @@ export function registerCrl(program: Command): void {
     .option("--all", "with --pem: the CRLs of every published issuing CA")
     .action(async (opts: GlobalOptions & { pem?: boolean; all?: boolean }) => {
       await withCa(opts, async ({ store, ca }) => {
+        const { CrlService } = await import("../../src/crl/crl-service.js");
         const crl = new CrlService(store, ca, systemClock);
         await crl.refresh();
         if (opts.pem && opts.all)
@@ -70,7 +69,10 @@ export function registerBundle(program: Command): void {
         throw new TesseraError("invalid_argument", "--format must be pem or spiffe");
       }
       await withCa(opts, async ({ ca }) => {
-        if (opts.format === "spiffe") return printJson(await spiffeBundle(ca));
+        if (opts.format === "spiffe") {
+          const { spiffeBundle } = await import("../../src/ca/spiffe-bundle.js");
+          return printJson(await spiffeBundle(ca));
+        }
         process.stdout.write(ca.bundlePem());
       });
     });

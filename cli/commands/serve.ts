@@ -1,12 +1,10 @@
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
-import { type ServingInfo, serveClustered } from "../../src/cluster.js";
+import type { ServingInfo } from "../../src/cluster.js";
 import { DEFAULT_LISTEN, makeServeConfig, parseDnsName, parseListen, parsePublicUrl, parseRateLimit } from "../../src/config.js";
 import { parseDuration } from "../../src/duration.js";
 import { TesseraError } from "../../src/errors.js";
 import { parseTrustDomain } from "../../src/identity/spiffe-id.js";
-import { createLogger } from "../../src/log.js";
-import { startTessera } from "../../src/main.js";
 import { dataDirOf, type GlobalOptions, withDataDir } from "../context.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -65,10 +63,15 @@ export function registerServe(program: Command): void {
         let info: ServingInfo;
         let stopAll: () => Promise<void>;
         if (workers === 1) {
+          const { startTessera } = await import("../../src/main.js");
           const running = await startTessera(config);
           info = running;
           stopAll = () => running.close();
         } else {
+          const [{ serveClustered }, { createLogger }] = await Promise.all([
+            import("../../src/cluster.js"),
+            import("../../src/log.js"),
+          ]);
           const clustered = await serveClustered(config, workers, createLogger());
           if (!clustered) return; // this process is a worker
           info = clustered.info;

@@ -1,9 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { TesseraError } from "../../src/errors.js";
-import { JwtSvidVerifier } from "../../src/sdk/jwt-svid-verifier.js";
 import { pinnedFetch } from "../../src/sdk/pinned-fetch.js";
-import { X509SvidVerifier } from "../../src/sdk/x509-svid-verifier.js";
 import { printJson } from "../context.js";
 
 function readFile(path: string, what: string): string {
@@ -32,6 +30,7 @@ export function registerVerify(program: Command): void {
     .option("--crl <file|url>", "CRL: a file (DER or PEM, one or several) or an http(s) URL")
     .option("--json", "print the result as JSON")
     .action(async (file: string, opts: { bundle: string; crl?: string; json?: boolean }) => {
+      const { X509SvidVerifier } = await import("../../src/sdk/x509-svid-verifier.js");
       const verifier = new X509SvidVerifier({
         bundlePem: readFile(opts.bundle, "bundle"),
         crl: opts.crl,
@@ -60,6 +59,7 @@ export function registerVerify(program: Command): void {
     .action(
       async (tokenArg: string, opts: { jwks: string; audience: string; issuer?: string; bundle?: string; json?: boolean }) => {
         const token = tokenArg === "-" ? readFileSync(0, "utf8").trim() : tokenArg;
+        const { JwtSvidVerifier } = await import("../../src/sdk/jwt-svid-verifier.js");
         const verifier = new JwtSvidVerifier({
           source: opts.jwks,
           audience: opts.audience,

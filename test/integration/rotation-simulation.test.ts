@@ -9,7 +9,7 @@ import { createJoinToken } from "../../src/flows/create-join-token.js";
 import { issueJwtSvid } from "../../src/flows/issue-jwt.js";
 import { issueX509Svid } from "../../src/flows/issue-x509.js";
 import { jwtSigningJwk } from "../../src/jwt/jwks.js";
-import { openCa } from "../../src/main.js";
+import { openCa } from "../../src/ca/open-ca.js";
 import { tempDir } from "../helpers/tmp.js";
 import { splitPem, x509 } from "../helpers/x509.js";
 
