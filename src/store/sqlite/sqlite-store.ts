@@ -97,11 +97,21 @@ export interface SqliteStoreOptions {
   synchronous?: "FULL" | "NORMAL";
 }
 
+type BatchResult = { ok: true; value: IssueOutcome } | { ok: false; error: unknown };
+
+function isBusy(error: unknown): boolean {
+  return (error as { code?: string }).code === "SQLITE_BUSY";
+}
+
 /** The SQLite backend: one file in WAL mode, shared safely by several processes. */
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly pendingAudit: AuditRecord[] = [];
   private busyRetries = 0;
+  /** The newest audit row, known inside the current write transaction (so appends need not look it up). */
+  private auditHead: { seq: number; hash: string } | undefined;
+  /** Runs one queued item in a savepoint of the enclosing transaction. */
+  private readonly inSavepoint: (run: () => IssueOutcome) => IssueOutcome;
   private readonly queue: Array<{ run: () => IssueOutcome; resolve: (o: IssueOutcome) => void; reject: (e: unknown) => void }> =
     [];
   private readonly stmt: Record<string, Database.Statement>;
@@ -116,6 +126,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma("foreign_keys = ON");
     migrate(this.db, loadMigrations(join(packageRoot(), "migrations")), options.now());
+    this.inSavepoint = this.db.transaction((run: () => IssueOutcome) => run());
     const p = (sql: string) => this.db.prepare(sql);
     this.stmt = {
       lastAudit: p("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"),
@@ -140,6 +151,7 @@ export class SqliteStore implements Store {
   /** Runs `fn` in an IMMEDIATE transaction; audit rows it appended are announced after commit. */
   private write<T>(fn: () => T): T {
     const start = this.pendingAudit.length;
+    this.auditHead = undefined;
     try {
       const result = this.db.transaction(fn).immediate();
       const committed = this.pendingAudit.splice(start);
@@ -148,12 +160,14 @@ export class SqliteStore implements Store {
     } catch (e) {
       this.pendingAudit.splice(start);
       throw e;
+    } finally {
+      this.auditHead = undefined;
     }
   }
 
   /** Appends one audit row; must run inside `write`. */
   private appendAudit(event: AuditEvent): void {
-    const last = this.stmt.lastAudit?.get() as { seq: number; hash: string } | undefined;
+    const last = this.auditHead ?? (this.stmt.lastAudit?.get() as { seq: number; hash: string } | undefined);
     const row = {
       seq: (last?.seq ?? 0) + 1,
       at: this.options.now(),
@@ -175,6 +189,7 @@ export class SqliteStore implements Store {
       hash,
     );
     this.pendingAudit.push({ ...row, hash });
+    this.auditHead = { seq: row.seq, hash };
   }
 
   async getSettings(): Promise<Record<string, string>> {
@@ -250,9 +265,11 @@ export class SqliteStore implements Store {
 
   /**
    * Group commit: issuances arriving in the same event-loop turn are written
-   * in one transaction (one fsync), each in its own savepoint so that one
-   * refused item does not undo the others. Every caller is answered only
-   * after the commit, so nothing is acknowledged before it is durable.
+   * in one transaction (one fsync). Every caller is answered only after the
+   * commit, so nothing is acknowledged before it is durable. A refusal (token
+   * used, say) is a return value that wrote nothing; should an item throw,
+   * the batch is rolled back and written again with each item in its own
+   * savepoint, so that one failure does not undo the others.
    */
   private enqueue(run: () => IssueOutcome): Promise<IssueOutcome> {
     return new Promise((resolve, reject) => {
@@ -263,25 +280,15 @@ export class SqliteStore implements Store {
 
   private flush(): void {
     const batch = this.queue.splice(0);
-    const results: Array<{ ok: true; value: IssueOutcome } | { ok: false; error: unknown }> = [];
+    let results: BatchResult[];
     // Another process (worker, CLI) may hold the write lock. SQLite's busy
     // handler would sleep in steps of milliseconds; instead try without
     // waiting and, if busy, retry on the next turn with a bigger batch.
     this.db.pragma("busy_timeout = 0");
     try {
-      this.write(() => {
-        for (const item of batch) {
-          const auditMark = this.pendingAudit.length;
-          try {
-            results.push({ ok: true, value: this.db.transaction(item.run)() });
-          } catch (error) {
-            this.pendingAudit.splice(auditMark); // its savepoint, audit row included, was rolled back
-            results.push({ ok: false, error });
-          }
-        }
-      });
+      results = this.commitBatch(batch);
     } catch (error) {
-      if ((error as { code?: string }).code === "SQLITE_BUSY" && this.busyRetries++ < MAX_BUSY_RETRIES) {
+      if (isBusy(error) && this.busyRetries++ < MAX_BUSY_RETRIES) {
         this.queue.unshift(...batch);
         setTimeout(() => this.flush(), 0);
         return;
@@ -293,10 +300,30 @@ export class SqliteStore implements Store {
     }
     this.busyRetries = 0;
     batch.forEach((item, i) => {
-      const r = results[i] as (typeof results)[number];
+      const r = results[i] as BatchResult;
       if (r.ok) item.resolve(r.value);
       else item.reject(r.error);
     });
+  }
+
+  private commitBatch(batch: ReadonlyArray<{ run: () => IssueOutcome }>): BatchResult[] {
+    try {
+      return this.write(() => batch.map((item): BatchResult => ({ ok: true, value: item.run() })));
+    } catch (error) {
+      if (isBusy(error) || batch.length === 1) throw error;
+    }
+    return this.write(() =>
+      batch.map((item): BatchResult => {
+        const auditMark = this.pendingAudit.length;
+        try {
+          return { ok: true, value: this.inSavepoint(item.run) };
+        } catch (error) {
+          this.pendingAudit.splice(auditMark); // its savepoint, audit row included, was rolled back
+          this.auditHead = undefined;
+          return { ok: false, error };
+        }
+      }),
+    );
   }
 
   async recordCertificate(
