@@ -12,9 +12,6 @@ import { X509PeerAuthenticator } from "./attest/x509-peer.js";
 import { AuditTail } from "./audit/audit-tail.js";
 import { certificateFingerprint } from "./ca/ca-keys.js";
 import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
-import { openKeyStore } from "./ca/key-store.js";
-import type { KeyLifecycle } from "./ca/lifecycle.js";
-import type { CaManager } from "./ca/manager.js";
 import { openCa } from "./ca/open-ca.js";
 import { type Clock, systemClock } from "./clock.js";
 import { formatUrl, type ListenAddress, type ServeConfig } from "./config.js";
@@ -29,7 +26,6 @@ import { Metrics } from "./http/metrics.js";
 import { RateLimiter } from "./http/rate-limit.js";
 import { secureContextOptions, serverTlsOptions } from "./http/tls.js";
 import { createLogger } from "./log.js";
-import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 
 const PRUNE_INTERVAL_MS = 3_600_000;
 
