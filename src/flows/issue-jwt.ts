@@ -1,7 +1,5 @@
-import { attest } from "../attest/attest.js";
-import type { Attestation, Attestor } from "../attest/attestor.js";
-import type { PeerIdentity } from "../attest/x509-peer.js";
-import { renewalIdentity } from "../attest/x509-renewal.js";
+import type { Attestor } from "../attest/attestor.js";
+import { type CallerProof, identifyCaller } from "../attest/caller.js";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
@@ -18,11 +16,8 @@ export interface IssueJwtDeps {
   defaultTtlMs: number;
 }
 
-export interface IssueJwtRequest {
+export interface IssueJwtRequest extends CallerProof {
   audience: unknown;
-  attestation?: unknown;
-  spiffeId?: unknown;
-  peer?: PeerIdentity;
 }
 
 export interface JwtSvid {
@@ -57,10 +52,7 @@ export async function issueJwtSvid(deps: IssueJwtDeps, req: IssueJwtRequest): Pr
   const audience = parseAudience(req.audience);
 
   // 2. authenticate
-  let identity: Pick<Attestation, "spiffeId" | "jwtTtlMs" | "joinTokenHash" | "method">;
-  if (req.attestation !== undefined) identity = await attest(deps.attestors, deps.store, req.attestation, req.spiffeId);
-  else if (req.peer) identity = { ...(await renewalIdentity(deps.store, req.peer)), method: "x509_svid" };
-  else throw new TesseraError("unauthenticated", "present a client certificate (X.509-SVID) or an attestation");
+  const identity = await identifyCaller(deps, req, "x509_svid");
 
   // 3. sign: never valid past the signing key's own life
   const key = deps.ca.activeJwtKey();

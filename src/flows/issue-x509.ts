@@ -1,7 +1,5 @@
-import { attest } from "../attest/attest.js";
-import type { Attestation, Attestor } from "../attest/attestor.js";
-import type { PeerIdentity } from "../attest/x509-peer.js";
-import { renewalIdentity } from "../attest/x509-renewal.js";
+import type { Attestor } from "../attest/attestor.js";
+import { type CallerProof, identifyCaller } from "../attest/caller.js";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
@@ -21,13 +19,8 @@ export interface IssueX509Deps {
   defaultTtlMs: number;
 }
 
-export interface IssueX509Request {
+export interface IssueX509Request extends CallerProof {
   csr: unknown;
-  attestation?: unknown;
-  /** The identity the caller wants, among those its attestation qualifies for. */
-  spiffeId?: unknown;
-  /** Set by the HTTP layer when the caller presented a valid X.509-SVID (renewal). */
-  peer?: PeerIdentity;
 }
 
 export interface X509Svid {
@@ -49,11 +42,8 @@ export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request):
   if (typeof req.csr !== "string") throw new TesseraError("bad_request", "csr must be a PEM string");
   const csr = parseCsr(req.csr);
 
-  // 2. attest: the evidence names the identity
-  let identity: Attestation;
-  if (req.attestation !== undefined) identity = await attest(deps.attestors, deps.store, req.attestation, req.spiffeId);
-  else if (req.peer) identity = await renewalIdentity(deps.store, req.peer);
-  else throw new TesseraError("unauthenticated", "present an attestation or a client certificate to renew");
+  // 2. attest: the evidence names the identity (a client certificate: renewal)
+  const identity = await identifyCaller(deps, req, "x509_renewal");
 
   // 3. sign: validity back-dated for skew, never past the issuing CA
   const issuer = deps.ca.activeIntermediate();

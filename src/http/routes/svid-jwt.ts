@@ -7,12 +7,11 @@ export function svidJwtEndpoint(deps: HttpDeps): JsonEndpoint {
     path: "/v1/svid/jwt",
     limited: true,
     async handle(body, socket) {
-      const peer = body.attestation === undefined ? await deps.peers.authenticate(socket) : undefined;
       const svid = await issueJwtSvid(deps.issueJwt, {
         audience: body.audience,
         attestation: body.attestation,
         spiffeId: body.spiffe_id,
-        peer,
+        peer: () => deps.peers.authenticate(socket),
       });
       deps.metrics.count("tessera_svid_issued_total", { type: "jwt" });
       return { status: 201, body: { spiffe_id: svid.spiffeId, token: svid.token, expires_at: svid.expiresAt.toISOString() } };

@@ -7,12 +7,11 @@ export function svidX509Endpoint(deps: HttpDeps): JsonEndpoint {
     path: "/v1/svid/x509",
     limited: true,
     async handle(body, socket) {
-      const peer = body.attestation === undefined ? await deps.peers.authenticate(socket) : undefined;
       const svid = await issueX509Svid(deps.issueX509, {
         csr: body.csr,
         attestation: body.attestation,
         spiffeId: body.spiffe_id,
-        peer,
+        peer: () => deps.peers.authenticate(socket),
       });
       deps.metrics.count("tessera_svid_issued_total", { type: "x509" });
       return {
