@@ -89,8 +89,6 @@ function auditFromRow(r: Row): AuditRecord {
 }
 
 export interface SqliteStoreOptions {
-  /** Called after each commit that appended audit rows (e.g. to mirror them to the structured log). */
-  onAudit?: (record: AuditRecord) => void;
   /** Time source for audit rows. */
   now: () => number;
   /** `FULL` (default) survives power loss; `NORMAL` survives process crashes. */
@@ -106,7 +104,6 @@ function isBusy(error: unknown): boolean {
 /** The SQLite backend: one file in WAL mode, shared safely by several processes. */
 export class SqliteStore implements Store {
   readonly db: Database.Database;
-  private readonly pendingAudit: AuditRecord[] = [];
   private busyRetries = 0;
   /** The newest audit row, known inside the current write transaction (so appends need not look it up). */
   private auditHead: { seq: number; hash: string } | undefined;
@@ -148,18 +145,11 @@ export class SqliteStore implements Store {
     };
   }
 
-  /** Runs `fn` in an IMMEDIATE transaction; audit rows it appended are announced after commit. */
+  /** Runs `fn` in an IMMEDIATE transaction. */
   private write<T>(fn: () => T): T {
-    const start = this.pendingAudit.length;
     this.auditHead = undefined;
     try {
-      const result = this.db.transaction(fn).immediate();
-      const committed = this.pendingAudit.splice(start);
-      for (const record of committed) this.options.onAudit?.(record);
-      return result;
-    } catch (e) {
-      this.pendingAudit.splice(start);
-      throw e;
+      return this.db.transaction(fn).immediate();
     } finally {
       this.auditHead = undefined;
     }
@@ -188,7 +178,6 @@ export class SqliteStore implements Store {
       row.prevHash,
       hash,
     );
-    this.pendingAudit.push({ ...row, hash });
     this.auditHead = { seq: row.seq, hash };
   }
 
@@ -314,12 +303,10 @@ export class SqliteStore implements Store {
     }
     return this.write(() =>
       batch.map((item): BatchResult => {
-        const auditMark = this.pendingAudit.length;
         try {
           return { ok: true, value: this.inSavepoint(item.run) };
         } catch (error) {
-          this.pendingAudit.splice(auditMark); // its savepoint, audit row included, was rolled back
-          this.auditHead = undefined;
+          this.auditHead = undefined; // its savepoint, audit row included, was rolled back
           return { ok: false, error };
         }
       }),
