@@ -69,8 +69,8 @@ describe("rotate jwt --now", () => {
     const after = await waitFor(async () => {
       const t = await jwtFor(svid);
       return decodeProtectedHeader(t).kid === newKid ? t : undefined;
-    }, 10_000);
-    expect(after, "the server picks up the new key").toBeDefined();
+    }, 2000);
+    expect(after, "new kid in use within 2 s").toBeDefined();
     const jwks = createRemoteJWKSet(new URL(`${serve.apiUrl}/.well-known/jwks.json`), { [customFetch]: pinnedFetch(bundle) });
     await expect(jwtVerify(before, jwks, { audience: "api" })).resolves.toBeDefined();
     await expect(jwtVerify(after as string, jwks, { audience: "api" })).resolves.toBeDefined();
