@@ -7,6 +7,16 @@ import { asIssuer, type LoadedCaKey, loadCaKey } from "./ca-keys.js";
 import type { KeyStore } from "./key-store.js";
 
 /**
+ * How long a newly created key waits before it signs, when the key it
+ * replaces can still sign. Every server process reloads keys each poll
+ * interval (100 ms by default); until all have, some would not yet publish
+ * the new key, and a verifier fetching the bundle or JWKS from one of them
+ * would refuse what another signed. Scheduled rotations create successors
+ * long before they activate, so only an emergency `rotate --now` waits.
+ */
+export const PUBLISH_GRACE_MS = 500;
+
+/**
  * Holds the CA keys in memory, decrypted once, and answers which key signs
  * now and which keys are published. The database decides key states; this
  * class only mirrors them (see `reload`).
@@ -52,23 +62,41 @@ export class CaManager {
     return [...this.keys.values()].filter((k) => k.record.kind === kind);
   }
 
-  /** The key of a kind that signs now. */
+  /** The key of a kind the database marks active (what lifecycle decisions go by). */
   active(kind: CaKeyKind): LoadedCaKey {
     const key = this.ofKind(kind).find((k) => k.record.state === "active");
     if (!key) throw new TesseraError("unavailable", `no active ${kind} key`);
     return key;
   }
 
+  /**
+   * The key of a kind that signs now: the active one, unless it was created
+   * less than PUBLISH_GRACE_MS ago and the key it replaced is still valid.
+   */
+  private signing(kind: CaKeyKind): LoadedCaKey {
+    const current = this.active(kind);
+    const now = this.clock.now().getTime();
+    if (now - current.record.createdAt >= PUBLISH_GRACE_MS) return current;
+    let previous: LoadedCaKey | undefined;
+    for (const k of this.ofKind(kind)) {
+      if (k.record.state !== "retired" || k.record.notAfter <= now || k.record.activatedAt === null) continue;
+      if (!previous || k.record.activatedAt > (previous.record.activatedAt ?? 0)) previous = k;
+    }
+    return previous ?? current;
+  }
+
   prepared(kind: CaKeyKind): LoadedCaKey | undefined {
     return this.ofKind(kind).find((k) => k.record.state === "prepared");
   }
 
+  /** The issuing CA that signs certificates now. */
   activeIntermediate(): LoadedCaKey {
-    return this.active("x509_intermediate");
+    return this.signing("x509_intermediate");
   }
 
+  /** The key that signs JWT-SVIDs now. */
   activeJwtKey(): LoadedCaKey {
-    return this.active("jwt");
+    return this.signing("jwt");
   }
 
   /** Keys of a kind that are still within their validity: the ones to publish. */
