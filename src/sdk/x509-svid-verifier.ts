@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { type ParsedCrl, parseCrl } from "../crl/parse-crl.js";
 import { TesseraError } from "../errors.js";
 import { certificateParts } from "../x509/certificate-info.js";
+import { uriConstraintsOf, uriConstraintViolation } from "../x509/name-constraints.js";
 import { pemDecodeAll } from "../x509/pem.js";
 import { spiffeIdOf } from "./spiffe-id-of.js";
 
@@ -35,9 +36,24 @@ function crlsFrom(bytes: Buffer): ParsedCrl[] {
   return [parseCrl(bytes)];
 }
 
+/** A stolen intermediate of one trust domain must not vouch for another: every issuer's URI constraints apply. */
+function checkNameConstraints(spiffeId: string, issuers: X509Certificate[]): void {
+  for (const issuer of issuers) {
+    let constraints: ReturnType<typeof uriConstraintsOf>;
+    try {
+      constraints = uriConstraintsOf(issuer.raw);
+    } catch {
+      throw reject("an issuer's name constraints are malformed");
+    }
+    const violation = constraints && uriConstraintViolation(spiffeId, constraints);
+    if (violation) throw reject(violation);
+  }
+}
+
 /**
  * Checks an X.509-SVID the way a relying service should: a chain to a trusted
- * root (signatures, validity, CA flags), exactly one SPIFFE ID, and — when a
+ * root (signatures, validity, CA flags), exactly one SPIFFE ID within every
+ * issuer's URI name constraints, and — when a
  * CRL source is given — not revoked. CRLs are cached until their nextUpdate.
  * It fails closed: no CRL for the certificate's issuer is a rejection.
  */
@@ -100,6 +116,7 @@ export class X509SvidVerifier {
       const root = this.roots.find((r) => current.checkIssued(r) && current.verify(r.publicKey));
       if (root) {
         if (now >= Date.parse(root.validTo) || now < Date.parse(root.validFrom)) throw reject("the root is not valid now");
+        checkNameConstraints(spiffeId, [...path.slice(1), root]);
         return this.checkRevocation(leaf, path, spiffeId);
       }
       const issuer = certs.find((c) => c !== current && c.ca && current.checkIssued(c) && current.verify(c.publicKey));

@@ -2,8 +2,10 @@ import { generateKeyPairSync } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/crypto/key-types.js";
 import { Signer } from "../../src/crypto/signer.js";
+import { X509SvidVerifier } from "../../src/sdk/x509-svid-verifier.js";
 import { randomSerial } from "../../src/x509/certificate.js";
 import { certificateParts } from "../../src/x509/certificate-info.js";
+import { uriConstraintViolation } from "../../src/x509/name-constraints.js";
 import { pemEncode } from "../../src/x509/pem.js";
 import { buildIntermediateCertificate, buildRootCertificate, LeafIssuer } from "../../src/x509/profile.js";
 import { openssl, writeTemp } from "../helpers/openssl.js";
@@ -70,5 +72,30 @@ describe("CA profile", () => {
     const r = verify(leafFor("spiffe://evil.org/web"));
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toContain("permitted subtree violation");
+  });
+
+  it("rejects/the same leaf in Tessera's own verifier, which applies the intermediate's name constraints", async () => {
+    const verifier = new X509SvidVerifier({ bundlePem: pemEncode(rootDer, "CERTIFICATE") });
+    const chain = (leaf: string) => leaf + pemEncode(caDer, "CERTIFICATE");
+    await expect(verifier.verify(chain(leafFor("spiffe://example.org/web")))).resolves.toMatchObject({
+      spiffeId: "spiffe://example.org/web",
+    });
+    await expect(verifier.verify(chain(leafFor("spiffe://evil.org/web")))).rejects.toThrow(
+      /outside the issuer's permitted names/,
+    );
+    await expect(verifier.verify(chain(leafFor("spiffe://sub.example.org/web")))).rejects.toThrow(/permitted names/);
+  });
+
+  it.each([
+    ["spiffe://example.org/a", { permitted: ["example.org"], excluded: [] }, true],
+    ["spiffe://EXAMPLE.org/a", { permitted: ["example.org"], excluded: [] }, true],
+    ["spiffe://x.example.org/a", { permitted: ["example.org"], excluded: [] }, false],
+    ["spiffe://x.example.org/a", { permitted: [".example.org"], excluded: [] }, true],
+    ["spiffe://example.org/a", { permitted: [".example.org"], excluded: [] }, false],
+    ["spiffe://badexample.org/a", { permitted: [".example.org"], excluded: [] }, false],
+    ["spiffe://example.org/a", { permitted: [], excluded: ["example.org"] }, false],
+    ["spiffe://other.org/a", { permitted: [], excluded: ["example.org"] }, true],
+  ])("URI constraint matching per RFC 5280: %s against %j → %s", (uri, constraints, ok) => {
+    expect(uriConstraintViolation(uri, constraints) === undefined).toBe(ok);
   });
 });
