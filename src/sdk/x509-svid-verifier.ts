@@ -21,6 +21,12 @@ export interface X509SvidVerifierOptions {
   /** fetch used for a CRL URL (default: global fetch). */
   fetch?: (url: string) => Promise<Response>;
   now?: () => Date;
+  /**
+   * When no cached CRL is from a certificate's issuer (a new issuing CA after
+   * a rotation), the source is fetched again, but no more often than this.
+   * Default 10 s.
+   */
+  minRefreshMs?: number;
 }
 
 function reject(message: string): TesseraError {
@@ -59,7 +65,7 @@ function checkNameConstraints(spiffeId: string, issuers: X509Certificate[]): voi
  */
 export class X509SvidVerifier {
   private readonly roots: X509Certificate[];
-  private crlCache: { crls: ParsedCrl[]; until: number } | undefined;
+  private crlCache: { crls: ParsedCrl[]; until: number; fetchedAt: number } | undefined;
 
   constructor(private readonly opts: X509SvidVerifierOptions) {
     this.roots = pemDecodeAll(opts.bundlePem)
@@ -72,9 +78,10 @@ export class X509SvidVerifier {
     return this.opts.now?.() ?? new Date();
   }
 
-  private async loadCrls(): Promise<ParsedCrl[]> {
+  private async loadCrls(refresh = false): Promise<ParsedCrl[]> {
     const source = this.opts.crl as string;
-    if (this.crlCache && this.crlCache.until > this.now().getTime()) return this.crlCache.crls;
+    const now = this.now().getTime();
+    if (!refresh && this.crlCache && this.crlCache.until > now) return this.crlCache.crls;
     let bytes: Buffer;
     if (/^https?:\/\//.test(source)) {
       const res = await (this.opts.fetch ?? ((u: string) => fetch(u)))(source);
@@ -90,7 +97,7 @@ export class X509SvidVerifier {
       throw reject(`CRL ${source} is malformed (${(e as Error).message})`);
     }
     const until = Math.min(...crls.map((c) => c.nextUpdate?.getTime() ?? 0));
-    this.crlCache = { crls, until };
+    this.crlCache = { crls, until, fetchedAt: now };
     return crls;
   }
 
@@ -133,9 +140,13 @@ export class X509SvidVerifier {
     if (!this.opts.crl) return result;
     const issuer = path[1] ?? this.roots.find((r) => leaf.checkIssued(r));
     const issuerName = certificateParts(leaf.raw).issuerName;
-    const crl = (await this.loadCrls()).find(
-      (c) => c.issuerName.equals(issuerName) && issuer && c.verifySignature(issuer.publicKey),
-    );
+    const fromIssuer = (crls: ParsedCrl[]) =>
+      crls.find((c) => c.issuerName.equals(issuerName) && issuer && c.verifySignature(issuer.publicKey));
+    let crl = fromIssuer(await this.loadCrls());
+    const fetchedAt = this.crlCache?.fetchedAt ?? 0;
+    if (!crl && this.now().getTime() - fetchedAt >= (this.opts.minRefreshMs ?? 10_000)) {
+      crl = fromIssuer(await this.loadCrls(true));
+    }
     if (!crl) throw reject("no valid CRL from the certificate's issuer");
     if (crl.nextUpdate && crl.nextUpdate.getTime() < this.now().getTime()) throw reject("the CRL is out of date");
     if (crl.revoked.has(result.serial)) throw reject("it has been revoked");

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { exportJWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/crypto/key-types.js";
@@ -179,4 +180,42 @@ describe("SDK verifiers", () => {
     await expect(verifier.verify(token)).resolves.toMatchObject({ spiffeId: "spiffe://example.org/local" });
     expect(cache.fetches).toBe(0);
   });
+
+  // last in the file: it rotates the issuing CA of the shared server
+  it("X509SvidVerifier fetches the CRLs again for a new issuing CA, no more often than its floor", async () => {
+    let t = Date.now();
+    let fetches = 0;
+    const verifier = new X509SvidVerifier({
+      bundlePem: server.bundle,
+      crl: `${server.publicUrl}/v1/crls.pem`,
+      fetch: (u) => {
+        fetches++;
+        return fetch(u);
+      },
+      now: () => new Date(t),
+      minRefreshMs: 10_000,
+    });
+    const before = await bootWorkload(server, "spiffe://example.org/before-rotation", tmp.dir);
+    await verifier.verify(before.chain);
+    expect(fetches).toBe(1);
+
+    const oldIssuer = x509Issuer(before.chain);
+    expect(runCli(["rotate", "x509", "--now", "--data-dir", server.dataDir]).status).toBe(0);
+    const renewed = await waitFor(async () => {
+      const svid = await bootWorkload(server, "spiffe://example.org/after-rotation", tmp.dir);
+      return x509Issuer(svid.chain) === oldIssuer ? undefined : svid;
+    }, 5000);
+    if (!renewed) throw new Error("the server did not switch to the new issuing CA");
+
+    await expect(verifier.verify(renewed.chain)).rejects.toThrow(/no valid CRL/);
+    expect(fetches, "the floor holds").toBe(1);
+    t += 10_000;
+    await expect(verifier.verify(renewed.chain)).resolves.toMatchObject({ spiffeId: "spiffe://example.org/after-rotation" });
+    expect(fetches).toBe(2);
+    await expect(verifier.verify(before.chain), "the old issuer's CRL is still there").resolves.toBeDefined();
+  });
 });
+
+function x509Issuer(chainPem: string): string {
+  return new X509Certificate(chainPem.slice(0, chainPem.indexOf("-----END CERTIFICATE-----") + 25)).issuer;
+}
