@@ -27,8 +27,9 @@ const server = createMtlsServer(identity, { authorize: authorizeId(CALLER) }, as
   }
 });
 
+// PORT=0 takes any free port; the line below says which
 server.listen(port, "127.0.0.1", () =>
-  console.log(`greeter listening on https://127.0.0.1:${port} as ${identity.current().spiffeId}`),
+  console.log(`greeter listening on https://127.0.0.1:${server.address().port} as ${identity.current().spiffeId}`),
 );
 process.on("SIGTERM", () => {
   server.close();

@@ -42,11 +42,9 @@ describe("examples/: two services calling each other with Tessera identities", (
           "--once",
         ]);
       }
-      const port = String(20000 + Math.floor(Math.random() * 20000));
-      const env = { ...process.env, TESSERA_URL: ca.apiUrl, PORT: port, GREETER: `https://127.0.0.1:${port}` };
       const greeter = spawn(process.execPath, [join(REPO, "examples/greeter.mjs")], {
         cwd: REPO,
-        env: { ...env, IDENTITY_DIR: `${tmp.dir}/greeter-id` },
+        env: { ...process.env, TESSERA_URL: ca.apiUrl, PORT: "0", IDENTITY_DIR: `${tmp.dir}/greeter-id` },
       });
       children.push(greeter);
       let greeterOut = "";
@@ -56,7 +54,9 @@ describe("examples/: two services calling each other with Tessera identities", (
       greeter.stderr.on("data", (d: Buffer) => {
         greeterOut += d.toString();
       });
-      expect(await waitFor(async () => (greeterOut.includes("listening") ? true : undefined), 10_000), greeterOut).toBe(true);
+      const greeterUrl = await waitFor(async () => /listening on (https:\/\/\S+)/.exec(greeterOut)?.[1], 10_000);
+      expect(greeterUrl, greeterOut).toBeDefined();
+      const env = { ...process.env, TESSERA_URL: ca.apiUrl, GREETER: greeterUrl };
 
       const caller = await run(process.execPath, [join(REPO, "examples/caller.mjs")], {
         cwd: REPO,
