@@ -66,13 +66,12 @@ describe("tessera agent --once", () => {
       const b = `${tmp.dir}/out-b`;
       expect(statSync(`${a}/svid.key`).mode & 0o777).toBe(0o600);
       expect(statSync(`${a}/identity.pem`).mode & 0o777).toBe(0o600);
-      const port = 20000 + Math.floor(Math.random() * 20000);
       const server = spawn(
         "openssl",
         [
           "s_server",
           "-accept",
-          `127.0.0.1:${port}`,
+          "127.0.0.1:0", // the kernel picks the port; s_server prints it
           "-cert",
           `${a}/svid.pem`,
           "-cert_chain",
@@ -95,7 +94,8 @@ describe("tessera agent --once", () => {
           serverLog += d.toString();
         });
       }
-      await waitFor(async () => (serverLog.includes("ACCEPT") ? true : undefined), 5000);
+      const port = await waitFor(async () => /ACCEPT 127\.0\.0\.1:(\d+)/.exec(serverLog)?.[1], 5000);
+      expect(port, serverLog).toBeDefined();
       const client = spawn(
         "openssl",
         [
