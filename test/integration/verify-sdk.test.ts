@@ -6,7 +6,7 @@ import { Signer } from "../../src/crypto/signer.js";
 import { JwtSvidMinter, newJti } from "../../src/jwt/mint-jwt-svid.js";
 import { JwksCache } from "../../src/sdk/jwks-cache.js";
 import { JwtSvidVerifier } from "../../src/sdk/jwt-svid-verifier.js";
-import { X509SvidVerifier } from "../../src/sdk/x509-svid-verifier.js";
+import { X509SvidVerifier, type X509SvidVerifierOptions } from "../../src/sdk/x509-svid-verifier.js";
 import { call } from "../helpers/https-client.js";
 import { writeTemp } from "../helpers/openssl.js";
 import { runCli, startTestServer, type TestServer, waitFor } from "../helpers/server.js";
@@ -108,20 +108,30 @@ describe("tessera verify jwt", () => {
   });
 });
 
+/** A fetch that counts its calls. */
+function countingFetch() {
+  const counter = {
+    count: 0,
+    fetch: (u: string) => {
+      counter.count++;
+      return fetch(u);
+    },
+  };
+  return counter;
+}
+
+/** A verifier of the shared server's SVIDs, checking revocation against all its CRLs. */
+function crlVerifier(crls: ReturnType<typeof countingFetch>, extra: Partial<X509SvidVerifierOptions> = {}) {
+  return new X509SvidVerifier({ bundlePem: server.bundle, crl: `${server.publicUrl}/v1/crls.pem`, fetch: crls.fetch, ...extra });
+}
+
 describe("SDK verifiers", () => {
   it("X509SvidVerifier caches the CRL until its nextUpdate", async () => {
-    let fetches = 0;
-    const verifier = new X509SvidVerifier({
-      bundlePem: server.bundle,
-      crl: `${server.publicUrl}/v1/crls.pem`,
-      fetch: (u) => {
-        fetches++;
-        return fetch(u);
-      },
-    });
+    const crls = countingFetch();
+    const verifier = crlVerifier(crls);
     const fresh = await bootWorkload(server, "spiffe://example.org/cached", tmp.dir);
     for (let i = 0; i < 5; i++) expect((await verifier.verify(fresh.chain)).spiffeId).toBe("spiffe://example.org/cached");
-    expect(fetches).toBe(1);
+    expect(crls.count).toBe(1);
   });
 
   it("JwksCache honours max-age, revalidates with If-None-Match, and refetches on an unknown kid no more often than its floor", async () => {
@@ -184,20 +194,11 @@ describe("SDK verifiers", () => {
   // last in the file: it rotates the issuing CA of the shared server
   it("X509SvidVerifier fetches the CRLs again for a new issuing CA, no more often than its floor", async () => {
     let t = Date.now();
-    let fetches = 0;
-    const verifier = new X509SvidVerifier({
-      bundlePem: server.bundle,
-      crl: `${server.publicUrl}/v1/crls.pem`,
-      fetch: (u) => {
-        fetches++;
-        return fetch(u);
-      },
-      now: () => new Date(t),
-      minRefreshMs: 10_000,
-    });
+    const crls = countingFetch();
+    const verifier = crlVerifier(crls, { now: () => new Date(t), minRefreshMs: 10_000 });
     const before = await bootWorkload(server, "spiffe://example.org/before-rotation", tmp.dir);
     await verifier.verify(before.chain);
-    expect(fetches).toBe(1);
+    expect(crls.count).toBe(1);
 
     const oldIssuer = x509Issuer(before.chain);
     expect(runCli(["rotate", "x509", "--now", "--data-dir", server.dataDir]).status).toBe(0);
@@ -208,10 +209,10 @@ describe("SDK verifiers", () => {
     if (!renewed) throw new Error("the server did not switch to the new issuing CA");
 
     await expect(verifier.verify(renewed.chain)).rejects.toThrow(/no valid CRL/);
-    expect(fetches, "the floor holds").toBe(1);
+    expect(crls.count, "the floor holds").toBe(1);
     t += 10_000;
     await expect(verifier.verify(renewed.chain)).resolves.toMatchObject({ spiffeId: "spiffe://example.org/after-rotation" });
-    expect(fetches).toBe(2);
+    expect(crls.count).toBe(2);
     await expect(verifier.verify(before.chain), "the old issuer's CRL is still there").resolves.toBeDefined();
   });
 });
