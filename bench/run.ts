@@ -247,8 +247,8 @@ async function issueClientCert(server: Server, dataDir: string): Promise<{ cert:
   };
 }
 
-async function jwtAndReadScenarios(): Promise<void> {
-  const workers = 2;
+async function jwtScenario(): Promise<void> {
+  const workers = Number(process.env.BENCH_WORKERS ?? 2);
   const dataDir = await freshDataDir("jwt");
   const server = await startServer(dataDir, workers);
   const pid = server.child.pid as number;
@@ -281,7 +281,17 @@ async function jwtAndReadScenarios(): Promise<void> {
       "≥10,000/s",
       ratio(rate, 10_000),
     );
+  } finally {
+    await server.stop();
+  }
+}
 
+async function readScenarios(): Promise<void> {
+  const workers = Number(process.env.BENCH_WORKERS ?? 2);
+  const dataDir = await freshDataDir("reads");
+  const server = await startServer(dataDir, workers);
+  const pid = server.child.pid as number;
+  try {
     for (const [name, path] of [
       ["GET /v1/crl", "/v1/crl"],
       ["GET /.well-known/jwks.json", "/.well-known/jwks.json"],
@@ -512,8 +522,9 @@ async function coldStart(): Promise<void> {
 const scenarios: Array<[string, () => Promise<void>]> = [
   ["cold", coldStart],
   ["x509-1", () => x509Scenario(1, [1, 16, 64], 1500)],
-  ["x509-2", () => x509Scenario(2, [64], 3000)],
-  ["jwt", jwtAndReadScenarios],
+  ["x509-2", () => x509Scenario(Number(process.env.BENCH_WORKERS ?? 2), [64], 3000)],
+  ["jwt", jwtScenario],
+  ["reads", readScenarios],
   ["crl", crlScenarios],
   ["bigdb", bigDatabaseScenario],
 ];

@@ -26,8 +26,11 @@ import { Metrics } from "./http/metrics.js";
 import { RateLimiter } from "./http/rate-limit.js";
 import { secureContextOptions, serverTlsOptions } from "./http/tls.js";
 import { createLogger } from "./log.js";
+import { CsrCheckPool } from "./x509/csr-pool.js";
 
 const PRUNE_INTERVAL_MS = 3_600_000;
+/** Threads per server process checking CSRs (see CsrCheckPool). */
+const CSR_THREADS = 1;
 
 export interface RunningTessera {
   apiUrl: string;
@@ -104,6 +107,7 @@ export async function startTessera(
     ["join_token", new JoinTokenAttestor(store, clock)],
     ["jwt", new JwtIssuerAttestor(fileConfig.jwtIssuers, clock)],
   ]);
+  const csrPool = new CsrCheckPool(CSR_THREADS);
   const rateLimit = config.rateLimit === undefined ? fileConfig.rateLimit : config.rateLimit;
   const rateLimiter = rateLimit ? new RateLimiter(rateLimit) : undefined;
   const deps: HttpDeps = {
@@ -115,7 +119,7 @@ export async function startTessera(
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     rateLimiter,
-    issueX509: { store, ca, clock, attestors, crlBaseUrl, defaultTtlMs: config.x509DefaultTtlMs },
+    issueX509: { store, ca, clock, attestors, crlBaseUrl, defaultTtlMs: config.x509DefaultTtlMs, checkCsr: csrPool.check },
     issueJwt: { store, ca, clock, attestors, issuer, defaultTtlMs: config.jwtDefaultTtlMs },
     peers: new X509PeerAuthenticator(store, clock),
     issuer,
@@ -207,6 +211,7 @@ export async function startTessera(
       );
       while (busy) await new Promise((r) => setTimeout(r, 10));
       store.close();
+      await csrPool.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, type KeyObject, sign } from "node:crypto";
+import { promisify } from "node:util";
 import { bitStringBytes, children, readWhole, Tag } from "../der/der-reader.js";
 import { nullValue, objectIdentifier, sequence } from "../der/der-writer.js";
 import { OID } from "../der/oids.js";
@@ -9,6 +10,8 @@ import { type KeyType, keyTypeOf } from "./key-types.js";
  * encoding and the hash name are computed here so each signature costs only
  * the signature itself.
  */
+const signAsync = promisify(sign);
+
 export class Signer {
   readonly keyType: KeyType;
   readonly publicKey: KeyObject;
@@ -62,6 +65,16 @@ export class Signer {
   /** A JWS signature (ECDSA as r||s per RFC 7518). */
   signJws(data: Buffer): Buffer {
     return sign(this.hash, data, { key: this.privateKey, dsaEncoding: "ieee-p1363" });
+  }
+
+  /** `signX509` on libuv's thread pool, for hot paths: the event loop serves other requests meanwhile. */
+  signX509Async(data: Buffer): Promise<Buffer> {
+    return signAsync(this.hash, data, this.privateKey);
+  }
+
+  /** `signJws` on libuv's thread pool. */
+  signJwsAsync(data: Buffer): Promise<Buffer> {
+    return signAsync(this.hash, data, { key: this.privateKey, dsaEncoding: "ieee-p1363" });
   }
 }
 

@@ -69,7 +69,7 @@ export async function issueJwtSvid(deps: IssueJwtDeps, req: IssueJwtRequest): Pr
   );
   if (exp <= iat) throw new TesseraError("unavailable", "the JWT signing key has expired");
   const jti = newJti();
-  const token = minter.mint({ sub: identity.spiffeId, aud: audience, iss: deps.issuer, iat, exp, jti });
+  const token = await minter.mint({ sub: identity.spiffeId, aud: audience, iss: deps.issuer, iat, exp, jti });
 
   // 4. record: the jti and audience, durably, before the caller sees the token
   const outcome = await deps.store.recordJwtSvid(

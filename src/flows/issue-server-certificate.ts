@@ -33,7 +33,7 @@ export async function issueServerCertificate(
   const notAfter = Math.min(Math.floor((now + SERVER_CERT_TTL_MS) / 1000) * 1000, issuer.record.notAfter);
   const serial = randomSerial();
   const spiffeId = `spiffe://${deps.ca.trustDomain}/tessera/server`;
-  const der = deps.ca.leafIssuer(issuer.record.id, deps.crlBaseUrl).issue({
+  const der = await deps.ca.leafIssuer(issuer.record.id, deps.crlBaseUrl).issue({
     spiffeId,
     dnsNames: [...new Set(["localhost", ...dnsNames])],
     ipAddresses: ["127.0.0.1", "::1"],

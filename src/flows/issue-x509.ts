@@ -5,7 +5,7 @@ import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import { ensureRecorded, type Store } from "../store/store.js";
 import { randomSerial } from "../x509/certificate.js";
-import { parseCsr } from "../x509/csr.js";
+import type { CsrChecker } from "../x509/csr-pool.js";
 import { pemEncode } from "../x509/pem.js";
 import { BACKDATE_MS } from "../x509/profile.js";
 
@@ -17,6 +17,8 @@ export interface IssueX509Deps {
   /** Base of the per-issuer CRL URLs named in each certificate. */
   crlBaseUrl: string;
   defaultTtlMs: number;
+  /** Parses a CSR and checks its proof of possession (a worker-thread pool in the server). */
+  checkCsr: CsrChecker;
 }
 
 export interface IssueX509Request extends CallerProof {
@@ -40,7 +42,7 @@ export interface X509Svid {
 export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request): Promise<X509Svid> {
   // 1. validate: the CSR parses and proves possession of its key
   if (typeof req.csr !== "string") throw new TesseraError("bad_request", "csr must be a PEM string");
-  const csr = parseCsr(req.csr);
+  const csr = await deps.checkCsr(req.csr);
 
   // 2. attest: the evidence names the identity (a client certificate: renewal)
   const identity = await identifyCaller(deps, req, "x509_renewal");
@@ -52,7 +54,7 @@ export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request):
   const notAfter = Math.min(Math.floor((now + (identity.x509TtlMs ?? deps.defaultTtlMs)) / 1000) * 1000, issuer.record.notAfter);
   if (notAfter <= now) throw new TesseraError("unavailable", "the issuing CA has expired");
   const serial = randomSerial();
-  const der = deps.ca.leafIssuer(issuer.record.id, deps.crlBaseUrl).issue({
+  const der = await deps.ca.leafIssuer(issuer.record.id, deps.crlBaseUrl).issue({
     spiffeId: identity.spiffeId,
     dnsNames: identity.dnsNames,
     spki: csr.spki,

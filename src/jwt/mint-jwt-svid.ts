@@ -36,8 +36,9 @@ export class JwtSvidMinter {
     return this.signer.jwsAlgorithm;
   }
 
-  mint(claims: JwtSvidClaims): string {
+  /** Signs on the thread pool (Signer.signJwsAsync): this is the hot path. */
+  async mint(claims: JwtSvidClaims): Promise<string> {
     const signingInput = `${this.encodedHeader}.${b64url(claims)}`;
-    return `${signingInput}.${this.signer.signJws(Buffer.from(signingInput)).toString("base64url")}`;
+    return `${signingInput}.${(await this.signer.signJwsAsync(Buffer.from(signingInput))).toString("base64url")}`;
   }
 }

@@ -18,7 +18,18 @@ const VERSION_3 = explicit(0, smallInteger(2));
 
 /** Encodes and signs an X.509 v3 certificate; returns its DER. */
 export function signCertificate(parts: TbsParts, signer: Signer): Buffer {
-  const tbs = sequence(
+  const tbs = encodeTbs(parts, signer);
+  return assemble(tbs, signer, signer.signX509(tbs));
+}
+
+/** `signCertificate` with the signature made on the thread pool (see Signer.signX509Async). */
+export async function signCertificateAsync(parts: TbsParts, signer: Signer): Promise<Buffer> {
+  const tbs = encodeTbs(parts, signer);
+  return assemble(tbs, signer, await signer.signX509Async(tbs));
+}
+
+function encodeTbs(parts: TbsParts, signer: Signer): Buffer {
+  return sequence(
     VERSION_3,
     unsignedInteger(parts.serial),
     signer.algorithmIdentifier,
@@ -28,7 +39,10 @@ export function signCertificate(parts: TbsParts, signer: Signer): Buffer {
     parts.spki,
     explicit(3, sequence(...parts.extensions)),
   );
-  return sequence(tbs, signer.algorithmIdentifier, bitString(signer.signX509(tbs)));
+}
+
+function assemble(tbs: Buffer, signer: Signer, signature: Buffer): Buffer {
+  return sequence(tbs, signer.algorithmIdentifier, bitString(signature));
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Signer } from "../crypto/signer.js";
 import { keyIdentifierOf } from "../crypto/signer.js";
 import { OID } from "../der/oids.js";
-import { randomSerial, signCertificate } from "./certificate.js";
+import { randomSerial, signCertificate, signCertificateAsync } from "./certificate.js";
 import {
   authorityKeyIdentifier,
   basicConstraints,
@@ -122,9 +122,10 @@ export class LeafIssuer {
     ];
   }
 
-  issue(req: LeafRequest): Buffer {
+  /** Signs on the thread pool (Signer.signX509Async): this is the hot path. */
+  issue(req: LeafRequest): Promise<Buffer> {
     const [bc, eku, aki, cdp] = this.fixedExtensions as [Buffer, Buffer, Buffer, Buffer];
-    return signCertificate(
+    return signCertificateAsync(
       {
         serial: req.serial,
         issuerName: this.issuer.subjectName,

@@ -208,7 +208,7 @@ describe("fuzz: JWT-SVID verification", async () => {
   const jwk = { ...(await exportJWK(signer.publicKey)), kid: "k", alg: "ES256" };
   const keys = createLocalJWKSet({ keys: [jwk] });
   const now = Math.floor(Date.now() / 1000);
-  const good = new JwtSvidMinter(signer, "k").mint({
+  const good = await new JwtSvidMinter(signer, "k").mint({
     sub: "spiffe://example.org/a",
     aud: ["api"],
     iss: "x",

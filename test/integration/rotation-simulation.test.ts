@@ -10,6 +10,7 @@ import { createJoinToken } from "../../src/flows/create-join-token.js";
 import { issueJwtSvid } from "../../src/flows/issue-jwt.js";
 import { issueX509Svid } from "../../src/flows/issue-x509.js";
 import { jwtSigningJwk } from "../../src/jwt/jwks.js";
+import { checkCsrInline } from "../../src/x509/csr-pool.js";
 import { tempDir } from "../helpers/tmp.js";
 import { splitPem, x509 } from "../helpers/x509.js";
 
@@ -32,7 +33,15 @@ describe("a month of automatic rotations", () => {
     const { store, ca, lifecycle } = await openCa(dataDir, {}, clock);
     const crl = new CrlService(store, ca, clock);
     const attestors = new Map([["join_token", new JoinTokenAttestor(store, clock)]]);
-    const x509Deps = { store, ca, clock, attestors, crlBaseUrl: "http://127.0.0.1/v1/crl", defaultTtlMs: HOUR };
+    const x509Deps = {
+      store,
+      ca,
+      clock,
+      attestors,
+      crlBaseUrl: "http://127.0.0.1/v1/crl",
+      defaultTtlMs: HOUR,
+      checkCsr: checkCsrInline,
+    };
     const jwtDeps = { store, ca, clock, attestors, issuer: "https://ca.example", defaultTtlMs: 15 * 60_000 };
 
     x509.cryptoProvider.set(webcrypto as unknown as Crypto);

@@ -157,17 +157,17 @@ describe("SDK verifiers", () => {
     const now = Math.floor(Date.now() / 1000);
     const claims = { sub: "spiffe://example.org/a", aud: ["api"], iss: "x", iat: now, exp: now + 300, jti: newJti() };
     const k1 = new JwtSvidMinter(signer, "k1");
-    await verifier.verify(k1.mint(claims));
-    await verifier.verify(k1.mint(claims));
+    await verifier.verify(await k1.mint(claims));
+    await verifier.verify(await k1.mint(claims));
     expect(verifier.jwks.fetches).toBe(1);
     t += 61_000; // max-age passed: revalidate
-    await verifier.verify(k1.mint(claims));
+    await verifier.verify(await k1.mint(claims));
     expect(verifier.jwks.fetches).toBe(2);
     expect(seen[1]).toBe('"k1"');
 
     const signer2 = new Signer(generateKeyPair("ec-p256").privateKey);
     const k2 = new JwtSvidMinter(signer2, "k2");
-    const unknown = k2.mint(claims);
+    const unknown = await k2.mint(claims);
     await expect(verifier.verify(unknown)).rejects.toThrow(); // floor not reached since the last fetch
     expect(verifier.jwks.fetches).toBe(2);
     served = { keys: [jwk, { ...(await exportJWK(signer2.publicKey)), kid: "k2", alg: "ES256" }] };
@@ -175,7 +175,7 @@ describe("SDK verifiers", () => {
     await expect(verifier.verify(unknown)).resolves.toMatchObject({ kid: "k2" });
     expect(verifier.jwks.fetches).toBe(3);
     for (let i = 0; i < 20; i++)
-      await expect(verifier.verify(new JwtSvidMinter(signer2, `junk-${i}`).mint(claims))).rejects.toThrow();
+      await expect(verifier.verify(await new JwtSvidMinter(signer2, `junk-${i}`).mint(claims))).rejects.toThrow();
     expect(verifier.jwks.fetches).toBe(3);
   });
 

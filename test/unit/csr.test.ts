@@ -1,10 +1,12 @@
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
+import type { Worker } from "node:worker_threads";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
 import { children, readWhole, Tag } from "../../src/der/der-reader.js";
 import { sequence } from "../../src/der/der-writer.js";
 import { parseCsr } from "../../src/x509/csr.js";
+import { CsrCheckPool, checkCsrInline } from "../../src/x509/csr-pool.js";
 import { pemEncode } from "../../src/x509/pem.js";
 import { opensslCsr } from "../helpers/openssl.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -32,12 +34,27 @@ describe("CSR parsing and proof of possession", () => {
     expect(parseCsr(Buffer.from(csr.rawData)).spki.equals(spki)).toBe(true);
   });
 
+  it.each(rejections())("%s", (_name, make, code) => {
+    expect(() => parseCsr(make())).toThrow(expect.objectContaining({ code }));
+  });
+
+  it("rejects/request info of one key signed by another (CSR substitution)", () => {
+    expect(() => parseCsr(substitutedCsr())).toThrow("proof of possession");
+  });
+
+  it("ignores everything in the CSR but its key", () => {
+    const { csrPem } = opensslCsr(tmp.dir, "ec-p256", { subject: "/CN=root/O=evil", sans: "URI:spiffe://evil.org/x" });
+    expect(Object.keys(parseCsr(csrPem)).sort()).toEqual(["isRsa", "publicKey", "spki"]);
+  });
+});
+
+/** Bad CSRs, each with the error code it must get. */
+function rejections(): Array<[string, () => string, string]> {
   const corrupt = (mutate: (der: Buffer) => Buffer) => () => {
     const der = Buffer.from(toDer(opensslCsr(tmp.dir).csrPem));
     return pemEncode(mutate(der), "CERTIFICATE REQUEST");
   };
-
-  it.each([
+  return [
     ["rejects/RSA-1024", () => opensslCsr(tmp.dir, "rsa-1024").csrPem, "unsupported_key"],
     [
       "rejects/flipped signature bit",
@@ -61,23 +78,75 @@ describe("CSR parsing and proof of possession", () => {
     ["rejects/two CSRs", () => opensslCsr(tmp.dir).csrPem + opensslCsr(tmp.dir).csrPem, "invalid_csr"],
     ["rejects/oversized", () => pemEncode(Buffer.alloc(20_000, 0x30), "CERTIFICATE REQUEST"), "invalid_csr"],
     ["rejects/random bytes", () => pemEncode(Buffer.from("8f3a9c0011223344556677", "hex"), "CERTIFICATE REQUEST"), "invalid_csr"],
-  ])("%s", (_name, make, code) => {
-    expect(() => parseCsr(make())).toThrow(expect.objectContaining({ code }));
+  ];
+}
+
+/** The request info of one key with the algorithm and signature of another's CSR. */
+function substitutedCsr(): string {
+  const parts = (der: Buffer) => {
+    const outer = readWhole(der, Tag.SEQUENCE, "csr");
+    return children(outer, der).map((c) => c.raw);
+  };
+  const [infoA] = parts(toDer(opensslCsr(tmp.dir).csrPem));
+  const [, algB, sigB] = parts(toDer(opensslCsr(tmp.dir).csrPem));
+  return pemEncode(sequence(infoA as Buffer, algB as Buffer, sigB as Buffer), "CERTIFICATE REQUEST");
+}
+
+describe.each([
+  ["a worker-thread pool", () => new CsrCheckPool(2)],
+  ["the event loop, signature on the thread pool", () => ({ check: checkCsrInline, close: async () => {} })],
+])("CSR checks off %s (the server's path)", (_name, makeChecker) => {
+  const checker = makeChecker();
+  afterAll(() => checker.close());
+
+  it.each(["ec-p256", "ed25519", "rsa-2048"] as const)("accepts/%s, with the same key parseCsr finds", async (key) => {
+    const { csrPem } = opensslCsr(tmp.dir, key);
+    const checked = await checker.check(csrPem);
+    expect(checked.spki.equals(parseCsr(csrPem).spki)).toBe(true);
+    expect(checked.isRsa).toBe(key === "rsa-2048");
   });
 
-  it("rejects/request info of one key signed by another (CSR substitution)", () => {
-    const parts = (der: Buffer) => {
-      const outer = readWhole(der, Tag.SEQUENCE, "csr");
-      return children(outer, der).map((c) => c.raw);
-    };
-    const [infoA] = parts(toDer(opensslCsr(tmp.dir).csrPem));
-    const [, algB, sigB] = parts(toDer(opensslCsr(tmp.dir).csrPem));
-    const spliced = sequence(infoA as Buffer, algB as Buffer, sigB as Buffer);
-    expect(() => parseCsr(pemEncode(spliced, "CERTIFICATE REQUEST"))).toThrow("proof of possession");
+  it.each(rejections())("%s", async (_name, make, code) => {
+    await expect(checker.check(make())).rejects.toMatchObject({ name: "TesseraError", code });
   });
 
-  it("ignores everything in the CSR but its key", () => {
-    const { csrPem } = opensslCsr(tmp.dir, "ec-p256", { subject: "/CN=root/O=evil", sans: "URI:spiffe://evil.org/x" });
-    expect(Object.keys(parseCsr(csrPem)).sort()).toEqual(["isRsa", "publicKey", "spki"]);
+  it("rejects/request info of one key signed by another (CSR substitution)", async () => {
+    await expect(checker.check(substitutedCsr())).rejects.toThrow("proof of possession");
+  });
+
+  it("answers many concurrent checks each with its own result", async () => {
+    const good = Array.from({ length: 8 }, () => opensslCsr(tmp.dir).csrPem);
+    const bad = corruptSignature(good[0] as string);
+    const inputs = good.flatMap((g) => [g, bad]);
+    const results = await Promise.allSettled(inputs.map((csr) => checker.check(csr)));
+    results.forEach((r, i) => {
+      if (i % 2 === 1) expect(r).toMatchObject({ status: "rejected", reason: { code: "invalid_csr" } });
+      else {
+        expect(r.status).toBe("fulfilled");
+        const spki = (r as PromiseFulfilledResult<{ spki: Buffer }>).value.spki;
+        expect(spki.equals(parseCsr(inputs[i] as string).spki)).toBe(true);
+      }
+    });
   });
 });
+
+describe("CsrCheckPool", () => {
+  it("keeps answering after one of its threads dies", async () => {
+    const pool = new CsrCheckPool(1);
+    try {
+      const { csrPem } = opensslCsr(tmp.dir);
+      await pool.check(csrPem);
+      const [thread] = (pool as unknown as { workers: Worker[] }).workers;
+      await thread?.terminate();
+      await expect(pool.check(csrPem)).resolves.toMatchObject({ isRsa: false });
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+function corruptSignature(csrPem: string): string {
+  const der = Buffer.from(toDer(csrPem));
+  der[der.length - 3] = (der[der.length - 3] as number) ^ 1;
+  return pemEncode(der, "CERTIFICATE REQUEST");
+}

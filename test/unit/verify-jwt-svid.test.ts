@@ -24,7 +24,7 @@ const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString("base64url");
 
 describe("verifyJwtSvid", () => {
   it("accepts a token minted by Tessera and returns its identity", async () => {
-    const v = await verifyJwtSvid(minter.mint(claims), keys, { audience: "api", issuer: "https://ca.example" });
+    const v = await verifyJwtSvid(await minter.mint(claims), keys, { audience: "api", issuer: "https://ca.example" });
     expect(v).toMatchObject({ spiffeId: "spiffe://example.org/web", audience: ["api"], kid: "jwt-test", jti: claims.jti });
   });
 
@@ -32,10 +32,10 @@ describe("verifyJwtSvid", () => {
     const s = new Signer(generateKeyPair(keyType).privateKey);
     const m = new JwtSvidMinter(s, "k2");
     const set = createLocalJWKSet({ keys: [{ ...(await exportJWK(s.publicKey)), kid: "k2", alg: s.jwsAlgorithm }] });
-    expect((await verifyJwtSvid(m.mint(claims), set, { audience: "api" })).spiffeId).toBe(claims.sub);
+    expect((await verifyJwtSvid(await m.mint(claims), set, { audience: "api" })).spiffeId).toBe(claims.sub);
   });
 
-  const cases: Array<[string, () => string, string]> = [
+  const cases: Array<[string, () => string | Promise<string>, string]> = [
     ["rejects/alg none", () => `${b64({ alg: "none", typ: "JWT", kid: "jwt-test" })}.${b64(claims)}.`, "JWT-SVID rejected"],
     [
       "rejects/HS256 keyed with the public key",
@@ -61,8 +61,8 @@ describe("verifyJwtSvid", () => {
     ["rejects/sub not a SPIFFE ID", () => minter.mint({ ...claims, sub: "admin" }), "SPIFFE ID"],
     [
       "rejects/tampered payload",
-      () => {
-        const [h, , s] = minter.mint(claims).split(".");
+      async () => {
+        const [h, , s] = (await minter.mint(claims)).split(".");
         return `${h}.${b64({ ...claims, sub: "spiffe://example.org/admin" })}.${s}`;
       },
       "signature",
@@ -78,8 +78,8 @@ describe("verifyJwtSvid", () => {
     ["rejects/garbage", () => "not.a.jwt", "JWT-SVID rejected"],
     [
       "rejects/a non-canonical spelling of a valid token (base64url malleability)",
-      () => {
-        const t = minter.mint(claims);
+      async () => {
+        const t = await minter.mint(claims);
         const last = t.at(-1) as string;
         const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         // the signature's last char carries 4 spare bits: flipping the lowest keeps the bytes
@@ -91,12 +91,14 @@ describe("verifyJwtSvid", () => {
   ];
 
   it.each(cases)("%s", async (_name, make, message) => {
-    const attempt = verifyJwtSvid(make(), keys, { audience: "api" });
+    const attempt = verifyJwtSvid(await make(), keys, { audience: "api" });
     await expect(attempt).rejects.toMatchObject({ code: "unauthenticated" });
-    await expect(verifyJwtSvid(make(), keys, { audience: "api" })).rejects.toThrow(message);
+    await expect(verifyJwtSvid(await make(), keys, { audience: "api" })).rejects.toThrow(message);
   });
 
   it("rejects/a wrong issuer when one is required", async () => {
-    await expect(verifyJwtSvid(minter.mint(claims), keys, { audience: "api", issuer: "https://evil" })).rejects.toThrow("iss");
+    await expect(verifyJwtSvid(await minter.mint(claims), keys, { audience: "api", issuer: "https://evil" })).rejects.toThrow(
+      "iss",
+    );
   });
 });

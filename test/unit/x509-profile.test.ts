@@ -30,10 +30,10 @@ const caDer = buildIntermediateCertificate({ signer: root, subjectName: certific
 });
 const issuer = new LeafIssuer({ signer: ca, subjectName: certificateParts(caDer).subjectName }, "http://127.0.0.1/v1/crl/t");
 
-function leafFor(spiffeId: string, dns: string[] = []): string {
+async function leafFor(spiffeId: string, dns: string[] = []): Promise<string> {
   const { publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   return pemEncode(
-    issuer.issue({
+    await issuer.issue({
       spiffeId,
       dnsNames: dns,
       spki: publicKey.export({ type: "spki", format: "der" }),
@@ -64,12 +64,12 @@ describe("CA profile", () => {
     expect(text).toMatch(/Name Constraints: critical\s+Permitted:\s+URI:example.org/);
   });
 
-  it("leaves of the trust domain verify, with DNS names from entries unaffected by URI constraints", () => {
-    expect(verify(leafFor("spiffe://example.org/web", ["web.internal"])).status).toBe(0);
+  it("leaves of the trust domain verify, with DNS names from entries unaffected by URI constraints", async () => {
+    expect(verify(await leafFor("spiffe://example.org/web", ["web.internal"])).status).toBe(0);
   });
 
-  it("rejects/a leaf for another trust domain, even signed by the intermediate (openssl: permitted subtree violation)", () => {
-    const r = verify(leafFor("spiffe://evil.org/web"));
+  it("rejects/a leaf for another trust domain, even signed by the intermediate (openssl: permitted subtree violation)", async () => {
+    const r = verify(await leafFor("spiffe://evil.org/web"));
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toContain("permitted subtree violation");
   });
@@ -77,13 +77,13 @@ describe("CA profile", () => {
   it("rejects/the same leaf in Tessera's own verifier, which applies the intermediate's name constraints", async () => {
     const verifier = new X509SvidVerifier({ bundlePem: pemEncode(rootDer, "CERTIFICATE") });
     const chain = (leaf: string) => leaf + pemEncode(caDer, "CERTIFICATE");
-    await expect(verifier.verify(chain(leafFor("spiffe://example.org/web")))).resolves.toMatchObject({
+    await expect(verifier.verify(chain(await leafFor("spiffe://example.org/web")))).resolves.toMatchObject({
       spiffeId: "spiffe://example.org/web",
     });
-    await expect(verifier.verify(chain(leafFor("spiffe://evil.org/web")))).rejects.toThrow(
+    await expect(verifier.verify(chain(await leafFor("spiffe://evil.org/web")))).rejects.toThrow(
       /outside the issuer's permitted names/,
     );
-    await expect(verifier.verify(chain(leafFor("spiffe://sub.example.org/web")))).rejects.toThrow(/permitted names/);
+    await expect(verifier.verify(chain(await leafFor("spiffe://sub.example.org/web")))).rejects.toThrow(/permitted names/);
   });
 
   it.each([
