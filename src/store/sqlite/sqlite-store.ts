@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { auditRowHash, GENESIS_HASH } from "../../audit/audit-chain.js";
 import { packageRoot } from "../../package-root.js";
 import type {
   AuditEvent,
@@ -16,18 +15,17 @@ import type {
   Store,
   StoredCrl,
 } from "../store.js";
+import { AuditAppender } from "./audit-appender.js";
+import { GroupCommitQueue } from "./group-commit.js";
+import { CERT_COLUMNS, IssuanceBatchWriter, type IssuanceOp } from "./issuance-batch.js";
 import { loadMigrations, migrate } from "./migrate.js";
 
 type Row = Record<string, unknown>;
 
 const BUSY_TIMEOUT_MS = 10_000;
-/** Non-blocking lock attempts for a group commit before giving up (≈ seconds of contention). */
-const MAX_BUSY_RETRIES = 20_000;
 
 const CA_KEY_COLUMNS =
   "id, kind, state, key_type, encrypted_private_key, public_key_spki, certificate_der, parent_id, not_before, not_after, created_at, activated_at, retired_at";
-const CERT_COLUMNS =
-  "serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason, entry_id";
 
 function caKeyFromRow(r: Row): CaKeyRecord {
   return {
@@ -95,23 +93,24 @@ export interface SqliteStoreOptions {
   synchronous?: "FULL" | "NORMAL";
 }
 
-type BatchResult = { ok: true; value: IssueOutcome } | { ok: false; error: unknown };
-
-function isBusy(error: unknown): boolean {
-  return (error as { code?: string }).code === "SQLITE_BUSY";
+/** Statements prepared once, for the reads on request paths. */
+function hotStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    getCert: p(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial = ?`),
+    getToken: p("SELECT * FROM join_tokens WHERE token_hash = ?"),
+    entries: p("SELECT * FROM entries ORDER BY spiffe_id, id"),
+    entriesById: p("SELECT * FROM entries WHERE spiffe_id = ? ORDER BY spiffe_id, id"),
+    getEntry: p("SELECT * FROM entries WHERE id = ?"),
+  };
 }
 
 /** The SQLite backend: one file in WAL mode, shared safely by several processes. */
 export class SqliteStore implements Store {
   readonly db: Database.Database;
-  private busyRetries = 0;
-  /** The newest audit row, known inside the current write transaction (so appends need not look it up). */
-  private auditHead: { seq: number; hash: string } | undefined;
-  /** Runs one queued item in a savepoint of the enclosing transaction. */
-  private readonly inSavepoint: (run: () => IssueOutcome) => IssueOutcome;
-  private readonly queue: Array<{ run: () => IssueOutcome; resolve: (o: IssueOutcome) => void; reject: (e: unknown) => void }> =
-    [];
-  private readonly stmt: Record<string, Database.Statement>;
+  private readonly audit: AuditAppender;
+  private readonly issuance: GroupCommitQueue;
+  private readonly stmt: ReturnType<typeof hotStatements>;
 
   constructor(
     file: string,
@@ -123,62 +122,24 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma("foreign_keys = ON");
     migrate(this.db, loadMigrations(join(packageRoot(), "migrations")), options.now());
-    this.inSavepoint = this.db.transaction((run: () => IssueOutcome) => run());
-    const p = (sql: string) => this.db.prepare(sql);
-    this.stmt = {
-      lastAudit: p("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"),
-      insertAudit: p(
-        "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      ),
-      insertCert: p(
-        `INSERT INTO certificates (${CERT_COLUMNS}) VALUES (@serial, @spiffeId, @issuerId, @notBefore, @notAfter, @der, @attestation, @issuedAt, NULL, NULL, @entryId)`,
-      ),
-      consumeToken: p(
-        "UPDATE join_tokens SET used_at = ?, used_by_serial = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
-      ),
-      getToken: p("SELECT * FROM join_tokens WHERE token_hash = ?"),
-      insertJwt: p("INSERT INTO jwt_svids (jti, spiffe_id, audience, key_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)"),
-      getCert: p(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial = ?`),
-      entries: p("SELECT * FROM entries ORDER BY spiffe_id, id"),
-      entriesById: p("SELECT * FROM entries WHERE spiffe_id = ? ORDER BY spiffe_id, id"),
-      getEntry: p("SELECT * FROM entries WHERE id = ?"),
-    };
+    this.audit = new AuditAppender(this.db);
+    this.issuance = new GroupCommitQueue(this.db, new IssuanceBatchWriter(this.db, this.audit), BUSY_TIMEOUT_MS);
+    this.stmt = hotStatements(this.db);
   }
 
   /** Runs `fn` in an IMMEDIATE transaction. */
   private write<T>(fn: () => T): T {
-    this.auditHead = undefined;
+    this.audit.reset();
     try {
       return this.db.transaction(fn).immediate();
     } finally {
-      this.auditHead = undefined;
+      this.audit.reset();
     }
   }
 
   /** Appends one audit row; must run inside `write`. */
   private appendAudit(event: AuditEvent): void {
-    const last = this.auditHead ?? (this.stmt.lastAudit?.get() as { seq: number; hash: string } | undefined);
-    const row = {
-      seq: (last?.seq ?? 0) + 1,
-      at: this.options.now(),
-      actor: event.actor,
-      action: event.action,
-      subject: event.subject,
-      details: event.details,
-      prevHash: last?.hash ?? GENESIS_HASH,
-    };
-    const hash = auditRowHash(row);
-    this.stmt.insertAudit?.run(
-      row.seq,
-      row.at,
-      row.actor,
-      row.action,
-      row.subject,
-      JSON.stringify(row.details),
-      row.prevHash,
-      hash,
-    );
-    this.auditHead = { seq: row.seq, hash };
+    this.audit.append(event, this.options.now());
   }
 
   async getSettings(): Promise<Record<string, string>> {
@@ -215,16 +176,6 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Consumes a join token inside a write; returns why it could not be, if so. */
-  private consumeJoinToken(joinToken: { hash: string; now: number }, usedBy: string): IssueOutcome {
-    const used = this.stmt.consumeToken?.run(joinToken.now, usedBy, joinToken.hash, joinToken.now);
-    if (used?.changes === 1) return { ok: true };
-    const token = this.stmt.getToken?.get(joinToken.hash) as Row | undefined;
-    if (!token) return { ok: false, reason: "token_unknown" };
-    if (token.used_at !== null) return { ok: false, reason: "token_used" };
-    return { ok: false, reason: "token_expired" };
-  }
-
   async prepareCaKey(key: CaKeyRecord, audit: AuditEvent): Promise<CaKeyRecord> {
     return this.write(() => {
       const existing = this.db
@@ -252,104 +203,28 @@ export class SqliteStore implements Store {
     });
   }
 
-  /**
-   * Group commit: issuances arriving in the same event-loop turn are written
-   * in one transaction (one fsync). Every caller is answered only after the
-   * commit, so nothing is acknowledged before it is durable. A refusal (token
-   * used, say) is a return value that wrote nothing; should an item throw,
-   * the batch is rolled back and written again with each item in its own
-   * savepoint, so that one failure does not undo the others.
-   */
-  private enqueue(run: () => IssueOutcome): Promise<IssueOutcome> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ run, resolve, reject });
-      if (this.queue.length === 1) setImmediate(() => this.flush());
-    });
-  }
-
-  private flush(): void {
-    const batch = this.queue.splice(0);
-    let results: BatchResult[];
-    // Another process (worker, CLI) may hold the write lock. SQLite's busy
-    // handler would sleep in steps of milliseconds; instead try without
-    // waiting and, if busy, retry on the next turn with a bigger batch.
-    this.db.pragma("busy_timeout = 0");
-    try {
-      results = this.commitBatch(batch);
-    } catch (error) {
-      if (isBusy(error) && this.busyRetries++ < MAX_BUSY_RETRIES) {
-        this.queue.unshift(...batch);
-        setTimeout(() => this.flush(), 0);
-        return;
-      }
-      for (const item of batch) item.reject(error);
-      return;
-    } finally {
-      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
-    this.busyRetries = 0;
-    batch.forEach((item, i) => {
-      const r = results[i] as BatchResult;
-      if (r.ok) item.resolve(r.value);
-      else item.reject(r.error);
-    });
-  }
-
-  private commitBatch(batch: ReadonlyArray<{ run: () => IssueOutcome }>): BatchResult[] {
-    try {
-      return this.write(() => batch.map((item): BatchResult => ({ ok: true, value: item.run() })));
-    } catch (error) {
-      if (isBusy(error) || batch.length === 1) throw error;
-    }
-    return this.write(() =>
-      batch.map((item): BatchResult => {
-        try {
-          return { ok: true, value: this.inSavepoint(item.run) };
-        } catch (error) {
-          this.auditHead = undefined; // its savepoint, audit row included, was rolled back
-          return { ok: false, error };
-        }
-      }),
-    );
-  }
-
   async recordCertificate(
     cert: CertificateRecord,
     audit: AuditEvent,
     joinToken?: { hash: string; now: number },
   ): Promise<IssueOutcome> {
-    return this.enqueue((): IssueOutcome => {
-      if (joinToken) {
-        const consumed = this.consumeJoinToken(joinToken, cert.serial);
-        if (!consumed.ok) return consumed;
-      }
-      this.stmt.insertCert?.run({ ...cert, entryId: cert.entryId ?? null });
-      this.appendAudit(audit);
-      return { ok: true };
-    });
+    return this.issuance.submit(this.op({ kind: "certificate", cert }, audit, joinToken));
   }
 
   async recordJwtSvid(token: JwtSvidRecord, audit: AuditEvent, joinToken?: { hash: string; now: number }): Promise<IssueOutcome> {
-    return this.enqueue((): IssueOutcome => {
-      if (joinToken) {
-        const consumed = this.consumeJoinToken(joinToken, `jti:${token.jti}`);
-        if (!consumed.ok) return consumed;
-      }
-      this.stmt.insertJwt?.run(
-        token.jti,
-        token.spiffeId,
-        JSON.stringify(token.audience),
-        token.keyId,
-        token.issuedAt,
-        token.expiresAt,
-      );
-      this.appendAudit(audit);
-      return { ok: true };
-    });
+    return this.issuance.submit(this.op({ kind: "jwt", token }, audit, joinToken));
+  }
+
+  private op(
+    what: { kind: "certificate"; cert: CertificateRecord } | { kind: "jwt"; token: JwtSvidRecord },
+    audit: AuditEvent,
+    joinToken: { hash: string; now: number } | undefined,
+  ): IssuanceOp {
+    return { ...what, audit, at: this.options.now(), ...(joinToken ? { joinToken } : {}) };
   }
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
-    const row = this.stmt.getCert?.get(serial) as Row | undefined;
+    const row = this.stmt.getCert.get(serial) as Row | undefined;
     return row ? certFromRow(row) : undefined;
   }
 
@@ -417,12 +292,12 @@ export class SqliteStore implements Store {
   }
 
   async listEntries(filter: { spiffeId?: string } = {}): Promise<EntryRecord[]> {
-    const rows = filter.spiffeId ? this.stmt.entriesById?.all(filter.spiffeId) : this.stmt.entries?.all();
+    const rows = filter.spiffeId ? this.stmt.entriesById.all(filter.spiffeId) : this.stmt.entries.all();
     return (rows as Row[]).map(entryFromRow);
   }
 
   async getEntry(id: string): Promise<EntryRecord | undefined> {
-    const row = this.stmt.getEntry?.get(id) as Row | undefined;
+    const row = this.stmt.getEntry.get(id) as Row | undefined;
     return row ? entryFromRow(row) : undefined;
   }
 
@@ -444,7 +319,7 @@ export class SqliteStore implements Store {
   }
 
   async getJoinToken(hash: string): Promise<JoinTokenRecord | undefined> {
-    const r = this.stmt.getToken?.get(hash) as Row | undefined;
+    const r = this.stmt.getToken.get(hash) as Row | undefined;
     if (!r) return undefined;
     return {
       tokenHash: r.token_hash as string,
