@@ -170,10 +170,9 @@ export function encodeRevokedCertificates(input: RevokedEntry[] | RevokedList): 
 }
 
 /**
- * Builds and signs an RFC 5280 v2 CRL; returns its DER. The TBSCertList is
+ * Builds and signs an RFC 5280 v2 CRL; returns its DER. Everything is
  * written into one buffer sized in advance (the revoked list straight into
- * place), so a large CRL costs two buffers of its size: the signed TBS and
- * the final encoding.
+ * place), so a large CRL costs one buffer of its size.
  */
 export function buildCrl(req: CrlRequest, signer: Signer): Buffer {
   const list = Array.isArray(req.entries) ? toRevokedList(req.entries) : req.entries;
@@ -200,19 +199,28 @@ export function buildCrl(req: CrlRequest, signer: Signer): Buffer {
   );
   const sizes = list.count > 0 ? measure(list) : undefined;
   const content = head.length + (sizes?.tlv ?? 0) + tail.length;
-  const tbs = Buffer.allocUnsafe(1 + lengthSize(content) + content);
-  tbs[0] = 0x30;
-  let pos = writeLength(tbs, 1, content);
-  pos += head.copy(tbs, pos);
-  if (sizes) pos = writeRevoked(tbs, pos, list, sizes);
-  tail.copy(tbs, pos);
-  const signature = bitString(signer.signX509(tbs));
-  const total = tbs.length + signer.algorithmIdentifier.length + signature.length;
-  const out = Buffer.allocUnsafe(1 + lengthSize(total) + total);
-  out[0] = 0x30;
-  pos = writeLength(out, 1, total);
-  pos += tbs.copy(out, pos);
+  const tbsLength = 1 + lengthSize(content) + content;
+  // One buffer for everything: the TBS is written where it ends up in the
+  // CertificateList, so a large CRL is never copied after it is signed.
+  const tbsStart = MAX_HEADER;
+  const out = Buffer.allocUnsafe(tbsStart + tbsLength + signer.algorithmIdentifier.length + MAX_SIGNATURE_BITSTRING);
+  out[tbsStart] = 0x30;
+  let pos = writeLength(out, tbsStart + 1, content);
+  pos += head.copy(out, pos);
+  if (sizes) pos = writeRevoked(out, pos, list, sizes);
+  pos += tail.copy(out, pos);
+  const signature = bitString(signer.signX509(out.subarray(tbsStart, pos)));
+  if (signature.length > MAX_SIGNATURE_BITSTRING) throw new Error("signature larger than any supported key makes");
   pos += signer.algorithmIdentifier.copy(out, pos);
-  signature.copy(out, pos);
-  return out;
+  pos += signature.copy(out, pos);
+  const total = pos - tbsStart;
+  const start = tbsStart - 1 - lengthSize(total);
+  out[start] = 0x30;
+  writeLength(out, start + 1, total);
+  return out.subarray(start, pos);
 }
+
+/** Room for the outer SEQUENCE's tag and length (lengths up to 2^32). */
+const MAX_HEADER = 6;
+/** A signature BIT STRING of the largest supported CA key (RSA-4096: 512 bytes) with room to spare. */
+const MAX_SIGNATURE_BITSTRING = 1024;

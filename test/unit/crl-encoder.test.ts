@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildCrl, encodeRevokedCertificates, type RevokedEntry } from "../../src/crl/build-crl.js";
-import { generateKeyPair } from "../../src/crypto/key-types.js";
+import { generateKeyPair, type KeyType } from "../../src/crypto/key-types.js";
 import { Signer } from "../../src/crypto/signer.js";
 import { sequence, smallInteger, time, unsignedInteger } from "../../src/der/der-writer.js";
 import { certificateParts } from "../../src/x509/certificate-info.js";
@@ -15,7 +15,7 @@ import { tempDir } from "../helpers/tmp.js";
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-function ca(keyType: "ec-p256" | "ed25519" | "rsa-2048" = "ec-p256") {
+function ca(keyType: KeyType = "ec-p256") {
   const signer = new Signer(generateKeyPair(keyType).privateKey);
   const der = buildRootCertificate(signer, {
     trustDomain: "example.org",
@@ -48,7 +48,7 @@ describe("CRL encoder", () => {
     expect(encodeRevokedCertificates(list).toString("hex")).toBe(generic.toString("hex"));
   });
 
-  it.each(["ec-p256", "ed25519", "rsa-2048"] as const)(
+  it.each(["ec-p256", "ec-p384", "ed25519", "rsa-2048", "rsa-3072"] as const)(
     "produces a CRL that openssl verifies and @peculiar/x509 parses (%s)",
     (keyType) => {
       const { signer, der, name } = ca(keyType);
