@@ -23,6 +23,8 @@ import { loadMigrations, migrate } from "./migrate.js";
 type Row = Record<string, unknown>;
 
 const BUSY_TIMEOUT_MS = 10_000;
+/** A stored CRL is written in slices of this size (see migrations/0005_crl_parts.sql). */
+const CRL_SLICE_BYTES = 256 * 1024;
 
 const CA_KEY_COLUMNS =
   "id, kind, state, key_type, encrypted_private_key, public_key_spki, certificate_der, parent_id, not_before, not_after, created_at, activated_at, retired_at";
@@ -334,7 +336,7 @@ export class SqliteStore implements Store {
 
   async crlsNeedingBuild(issuerIds: string[], now: number, refreshBefore: number): Promise<string[]> {
     const q = this.db.prepare(
-      "SELECT issuer_id FROM crls WHERE issuer_id = ? AND (der IS NULL OR built_revision < revision OR next_update <= ? OR drop_at <= ?)",
+      "SELECT issuer_id FROM crls WHERE issuer_id = ? AND (number IS NULL OR built_revision < revision OR next_update <= ? OR drop_at <= ?)",
     );
     return issuerIds.filter((id) => q.get(id, refreshBefore, now) !== undefined);
   }
@@ -389,36 +391,49 @@ export class SqliteStore implements Store {
   }
 
   async saveCrl(crl: StoredCrl, revision: number): Promise<boolean> {
-    return this.write(
-      () =>
-        this.db
-          .prepare(
-            "UPDATE crls SET number = ?, this_update = ?, next_update = ?, der = ?, drop_at = ?, built_revision = ? WHERE issuer_id = ? AND (number IS NULL OR number < ?)",
-          )
-          .run(crl.number, crl.thisUpdate, crl.nextUpdate, crl.der, crl.dropAt ?? null, revision, crl.issuerId, crl.number)
-          .changes === 1,
-    );
+    return this.write(() => {
+      const saved = this.db
+        .prepare(
+          "UPDATE crls SET number = ?, this_update = ?, next_update = ?, drop_at = ?, built_revision = ? WHERE issuer_id = ? AND (number IS NULL OR number < ?)",
+        )
+        .run(crl.number, crl.thisUpdate, crl.nextUpdate, crl.dropAt ?? null, revision, crl.issuerId, crl.number);
+      if (saved.changes !== 1) return false;
+      this.db.prepare("DELETE FROM crl_parts WHERE issuer_id = ?").run(crl.issuerId);
+      const insert = this.db.prepare("INSERT INTO crl_parts (issuer_id, idx, bytes) VALUES (?, ?, ?)");
+      for (let at = 0, idx = 0; at < crl.der.length; at += CRL_SLICE_BYTES, idx++) {
+        insert.run(crl.issuerId, idx, crl.der.subarray(at, at + CRL_SLICE_BYTES));
+      }
+      return true;
+    });
   }
 
   async crlNumber(issuerId: string): Promise<number | undefined> {
-    const row = this.db.prepare("SELECT number FROM crls WHERE issuer_id = ? AND der IS NOT NULL").get(issuerId) as
+    const row = this.db.prepare("SELECT number FROM crls WHERE issuer_id = ? AND number IS NOT NULL").get(issuerId) as
       | { number: number }
       | undefined;
     return row?.number;
   }
 
   async getCrl(issuerId: string): Promise<StoredCrl | undefined> {
-    const r = this.db
-      .prepare("SELECT issuer_id, number, this_update, next_update, der FROM crls WHERE issuer_id = ? AND der IS NOT NULL")
-      .get(issuerId) as Row | undefined;
-    if (!r) return undefined;
-    return {
-      issuerId: r.issuer_id as string,
-      number: r.number as number,
-      thisUpdate: r.this_update as number,
-      nextUpdate: r.next_update as number,
-      der: r.der as Buffer,
-    };
+    return this.db
+      .transaction(() => {
+        const r = this.db
+          .prepare("SELECT issuer_id, number, this_update, next_update FROM crls WHERE issuer_id = ? AND number IS NOT NULL")
+          .get(issuerId) as Row | undefined;
+        if (!r) return undefined;
+        const parts = this.db
+          .prepare("SELECT bytes FROM crl_parts WHERE issuer_id = ? ORDER BY idx")
+          .pluck()
+          .all(issuerId) as Buffer[];
+        return {
+          issuerId: r.issuer_id as string,
+          number: r.number as number,
+          thisUpdate: r.this_update as number,
+          nextUpdate: r.next_update as number,
+          der: Buffer.concat(parts),
+        };
+      })
+      .deferred();
   }
 
   async prune(before: number, audit: AuditEvent): Promise<{ certificates: number; jwtSvids: number; joinTokens: number }> {
