@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
 import type { Store } from "../store/store.js";
-import { randomSerial } from "../x509/certificate.js";
+import { newSerial } from "../x509/certificate.js";
 import { pemEncode } from "../x509/pem.js";
 import { BACKDATE_MS } from "../x509/profile.js";
 
@@ -31,7 +31,7 @@ export async function issueServerCertificate(
   const now = deps.clock.now().getTime();
   const notBefore = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
   const notAfter = Math.min(Math.floor((now + SERVER_CERT_TTL_MS) / 1000) * 1000, issuer.record.notAfter);
-  const serial = randomSerial();
+  const serial = newSerial();
   const spiffeId = `spiffe://${deps.ca.trustDomain}/tessera/server`;
   const der = await deps.ca.leafIssuer(issuer.record.id, deps.crlBaseUrl).issue({
     spiffeId,

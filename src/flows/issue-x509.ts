@@ -4,7 +4,7 @@ import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import { ensureRecorded, type Store } from "../store/store.js";
-import { randomSerial } from "../x509/certificate.js";
+import { newSerial } from "../x509/certificate.js";
 import type { CsrChecker } from "../x509/csr-pool.js";
 import { pemEncode } from "../x509/pem.js";
 import { BACKDATE_MS } from "../x509/profile.js";
@@ -53,7 +53,7 @@ export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request):
   const notBefore = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
   const notAfter = Math.min(Math.floor((now + (identity.x509TtlMs ?? deps.defaultTtlMs)) / 1000) * 1000, issuer.record.notAfter);
   if (notAfter <= now) throw new TesseraError("unavailable", "the issuing CA has expired");
-  const serial = randomSerial();
+  const serial = newSerial();
   const der = await deps.ca.leafIssuer(issuer.record.id, deps.crlBaseUrl).issue({
     spiffeId: identity.spiffeId,
     dnsNames: identity.dnsNames,

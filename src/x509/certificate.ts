@@ -46,12 +46,18 @@ function assemble(tbs: Buffer, signer: Signer, signature: Buffer): Buffer {
 }
 
 /**
- * A fresh serial number: 16 bytes from the CSPRNG with the top bit cleared (so
- * the INTEGER is positive) and the next bit set (so it always encodes in
- * exactly 16 octets). That leaves 126 random bits, above the 64 required.
+ * A fresh serial number, always 16 octets: the time in milliseconds (6
+ * bytes), then 10 bytes from the CSPRNG (80 bits, above the 64 required).
+ * The first byte's top bit is cleared (the INTEGER is positive) and the next
+ * one set (so it always encodes in exactly 16 octets; the time needs only 46
+ * bits until the year 4199). Time first keeps serials in issuance order, so
+ * recording a certificate appends to the serial index instead of touching a
+ * random page of it: with a million certificates recorded, issuance stays
+ * about as fast as with none.
  */
-export function randomSerial(): Buffer {
+export function newSerial(now: number = Date.now()): Buffer {
   const serial = randomBytes(16);
+  serial.writeUIntBE(now, 0, 6);
   serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
   return serial;
 }

@@ -1,7 +1,7 @@
 import type { Signer } from "../crypto/signer.js";
 import { keyIdentifierOf } from "../crypto/signer.js";
 import { OID } from "../der/oids.js";
-import { randomSerial, signCertificate, signCertificateAsync } from "./certificate.js";
+import { newSerial, signCertificate, signCertificateAsync } from "./certificate.js";
 import {
   authorityKeyIdentifier,
   basicConstraints,
@@ -33,7 +33,7 @@ export function buildRootCertificate(signer: Signer, req: CaCertificateRequest):
   ]);
   return signCertificate(
     {
-      serial: req.serial ?? randomSerial(),
+      serial: req.serial ?? newSerial(),
       issuerName: name,
       subjectName: name,
       notBefore: req.notBefore,
@@ -67,7 +67,7 @@ export function buildIntermediateCertificate(
 ): Buffer {
   return signCertificate(
     {
-      serial: req.serial ?? randomSerial(),
+      serial: req.serial ?? newSerial(),
       issuerName: parent.subjectName,
       subjectName: distinguishedName([
         ["O", "Tessera"],

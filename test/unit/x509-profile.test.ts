@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { generateKeyPair } from "../../src/crypto/key-types.js";
 import { Signer } from "../../src/crypto/signer.js";
 import { X509SvidVerifier } from "../../src/sdk/x509-svid-verifier.js";
-import { randomSerial } from "../../src/x509/certificate.js";
+import { newSerial } from "../../src/x509/certificate.js";
 import { certificateParts } from "../../src/x509/certificate-info.js";
 import { uriConstraintViolation } from "../../src/x509/name-constraints.js";
 import { pemEncode } from "../../src/x509/pem.js";
@@ -38,7 +38,7 @@ async function leafFor(spiffeId: string, dns: string[] = []): Promise<string> {
       dnsNames: dns,
       spki: publicKey.export({ type: "spki", format: "der" }),
       isRsa: false,
-      serial: randomSerial(),
+      serial: newSerial(),
       notBefore: new Date(now - 30_000),
       notAfter: new Date(now + 600_000),
     }),
@@ -97,5 +97,24 @@ describe("CA profile", () => {
     ["spiffe://other.org/a", { permitted: [], excluded: ["example.org"] }, true],
   ])("URI constraint matching per RFC 5280: %s against %j → %s", (uri, constraints, ok) => {
     expect(uriConstraintViolation(uri, constraints) === undefined).toBe(ok);
+  });
+});
+
+describe("serial numbers", () => {
+  it("are 16 positive octets that sort in issuance order, with 80 random bits after the time", () => {
+    const t = Date.parse("2027-03-01T12:00:00Z");
+    const a = newSerial(t);
+    const b = newSerial(t);
+    const later = newSerial(t + 1);
+    for (const s of [a, b, later]) {
+      expect(s).toHaveLength(16);
+      expect((s[0] as number) & 0xc0).toBe(0x40); // positive, and never shorter than 16 octets
+    }
+    expect(a.subarray(0, 6).equals(b.subarray(0, 6))).toBe(true);
+    expect(a.subarray(6).equals(b.subarray(6))).toBe(false);
+    expect(later.toString("hex") > a.toString("hex") && later.toString("hex") > b.toString("hex")).toBe(true);
+    const farFuture = newSerial(Date.parse("4100-01-01T00:00:00Z"));
+    expect((farFuture[0] as number) & 0xc0).toBe(0x40);
+    expect(farFuture.toString("hex") > later.toString("hex")).toBe(true);
   });
 });
