@@ -272,7 +272,7 @@ async function jwtScenario(): Promise<void> {
     const rate = r.ok / r.seconds;
     if (r.errors) log(`jwt: ${r.errors} errors ${JSON.stringify(r.statuses)}`);
     row(
-      `JWT-SVID issuance, ${workers} workers, c=64`,
+      `JWT-SVID issuance, ${workers} worker${workers > 1 ? "s" : ""}, c=64`,
       `${fmt(rate)}/s`,
       `${fmt(r.p50, 1)} ms`,
       `${fmt(r.p99, 1)} ms`,
