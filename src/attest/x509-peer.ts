@@ -2,7 +2,7 @@ import type { TLSSocket } from "node:tls";
 import type { Clock } from "../clock.js";
 import { DerError } from "../der/der-reader.js";
 import { TesseraError } from "../errors.js";
-import type { Store } from "../store/store.js";
+import type { CertificateRecord, Store } from "../store/store.js";
 import { certificateParts } from "../x509/certificate-info.js";
 
 /** A caller authenticated by an X.509-SVID this CA issued. */
@@ -22,13 +22,16 @@ function unauthenticated(message: string): TesseraError {
 interface Presented {
   der: Buffer;
   serial: string;
+  /** This CA's record of it, once it has been found to match byte for byte. */
+  record?: CertificateRecord;
 }
 
 /**
  * A connection's client certificate cannot change (renegotiation is refused),
- * so it is read and parsed once per connection rather than per request:
- * `getPeerCertificate` builds a whole JS object each time. What the record
- * says (revocation, expiry) is still checked on every request.
+ * so it is read, parsed and matched against its record once per connection
+ * rather than per request: `getPeerCertificate` builds a whole JS object each
+ * time. What can change — revocation, expiry — is still checked on every
+ * request.
  */
 const presentedBySocket = new WeakMap<TLSSocket, Presented | null>();
 
@@ -69,12 +72,21 @@ export class X509PeerAuthenticator {
   async authenticate(socket: TLSSocket): Promise<PeerIdentity | undefined> {
     const peer = presentedCertificate(socket);
     if (!peer) return undefined;
-    const record = await this.store.getCertificate(peer.serial);
-    if (!record?.der.equals(peer.der)) throw unauthenticated("client certificate was not issued by this CA");
+    let record = peer.record;
+    let revokedAt: number | null | undefined;
+    if (record) {
+      revokedAt = await this.store.revokedAt(peer.serial);
+      if (revokedAt === undefined) throw unauthenticated("client certificate was not issued by this CA");
+    } else {
+      const found = await this.store.getCertificate(peer.serial);
+      if (!found?.der.equals(peer.der)) throw unauthenticated("client certificate was not issued by this CA");
+      record = peer.record = found;
+      revokedAt = found.revokedAt;
+    }
     const now = this.clock.now().getTime();
     if (record.notAfter <= now) throw unauthenticated("client certificate has expired");
     if (record.notBefore > now) throw unauthenticated("client certificate is not valid yet");
-    if (record.revokedAt !== null) throw new TesseraError("forbidden", "client certificate has been revoked");
+    if (revokedAt !== null) throw new TesseraError("forbidden", "client certificate has been revoked");
     return {
       spiffeId: record.spiffeId,
       serial: peer.serial,

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { publicRandomBytes } from "../crypto/public-random.js";
 import type { Signer } from "../crypto/signer.js";
 
 export interface JwtSvidClaims {
@@ -14,7 +14,7 @@ const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString("b
 
 /** A fresh `jti`: 128 bits from the CSPRNG. */
 export function newJti(): string {
-  return randomBytes(16).toString("base64url");
+  return publicRandomBytes(16).toString("base64url");
 }
 
 /**

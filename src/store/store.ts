@@ -154,6 +154,8 @@ export interface Store {
   /** Records an issued JWT-SVID (its jti must be new), consuming a join token like `recordCertificate`. */
   recordJwtSvid(token: JwtSvidRecord, audit: AuditEvent, joinToken?: { hash: string; now: number }): Promise<IssueOutcome>;
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+  /** When a certificate was revoked (null: it is not); undefined if there is no such record. */
+  revokedAt(serial: string): Promise<number | null | undefined>;
   listCertificates(filter: CertificateFilter): Promise<CertificateRecord[]>;
   /** Revokes the given serials, or every unexpired certificate of a SPIFFE ID; returns what it revoked. */
   revoke(

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { publicRandomBytes } from "../crypto/public-random.js";
 import type { Signer } from "../crypto/signer.js";
 import { bitString, explicit, sequence, smallInteger, time, unsignedInteger } from "../der/der-writer.js";
 
@@ -56,7 +56,7 @@ function assemble(tbs: Buffer, signer: Signer, signature: Buffer): Buffer {
  * about as fast as with none.
  */
 export function newSerial(now: number = Date.now()): Buffer {
-  const serial = randomBytes(16);
+  const serial = Buffer.from(publicRandomBytes(16));
   serial.writeUIntBE(now, 0, 6);
   serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
   return serial;

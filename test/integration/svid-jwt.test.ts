@@ -125,9 +125,9 @@ describe("who may not get a JWT-SVID", () => {
     expect(reply.status).toBe(403);
   });
 
-  it("rejects/a certificate revoked while its keep-alive connection stays open", async () => {
-    const victim = await bootWorkload(server, "spiffe://example.org/victim-kept", tmp.dir);
-    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: server.bundle, cert: victim.chain, key: victim.keyPem });
+  /** Sends JWT-SVID requests with `svid` over one kept-alive connection: `change` happens between the first and second. */
+  async function onOneConnection(svid: WorkloadSvid, change: () => void | Promise<void>): Promise<[number, number]> {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: server.bundle, cert: svid.chain, key: svid.keyPem });
     let connections = 0;
     const create = agent.createConnection.bind(agent);
     agent.createConnection = (...args: Parameters<typeof create>) => {
@@ -136,12 +136,43 @@ describe("who may not get a JWT-SVID", () => {
     };
     try {
       const send = () => server.request("/v1/svid/jwt", { body: { audience: ["x"] }, agent });
-      expect((await send()).status).toBe(201);
-      expect(runCli(["revoke", victim.serial, "--data-dir", server.dataDir]).status).toBe(0);
-      expect((await send()).status).toBe(403);
+      const first = (await send()).status;
+      await change();
+      const second = (await send()).status;
       expect(connections).toBe(1);
+      return [first, second];
     } finally {
       agent.destroy();
+    }
+  }
+
+  it("rejects/a certificate revoked while its keep-alive connection stays open", async () => {
+    const victim = await bootWorkload(server, "spiffe://example.org/victim-kept", tmp.dir);
+    const statuses = await onOneConnection(victim, () => {
+      expect(runCli(["revoke", victim.serial, "--data-dir", server.dataDir]).status).toBe(0);
+    });
+    expect(statuses).toEqual([201, 403]);
+  });
+
+  it("rejects/a certificate whose record is deleted while its keep-alive connection stays open", async () => {
+    const victim = await bootWorkload(server, "spiffe://example.org/victim-pruned", tmp.dir);
+    const statuses = await onOneConnection(victim, async () => {
+      const { default: Database } = await import("better-sqlite3");
+      const db = new Database(`${server.dataDir}/tessera.db`);
+      db.pragma("foreign_keys = OFF");
+      expect(db.prepare("DELETE FROM certificates WHERE serial = ?").run(victim.serial).changes).toBe(1);
+      db.close();
+    });
+    expect(statuses).toEqual([201, 401]);
+  });
+
+  it("rejects/a certificate that expires while its keep-alive connection stays open", async () => {
+    const victim = await bootWorkload(server, "spiffe://example.org/victim-expiring", tmp.dir);
+    try {
+      const statuses = await onOneConnection(victim, () => clock.advance(2 * 3_600_000));
+      expect(statuses).toEqual([201, 401]);
+    } finally {
+      clock.advance(-2 * 3_600_000);
     }
   });
 

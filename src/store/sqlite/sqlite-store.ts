@@ -100,6 +100,7 @@ function hotStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     getCert: p(`SELECT ${CERT_COLUMNS} FROM certificates WHERE serial = ?`),
+    revokedAt: p("SELECT revoked_at FROM certificates WHERE serial = ?").pluck(),
     getToken: p("SELECT * FROM join_tokens WHERE token_hash = ?"),
     entries: p("SELECT * FROM entries ORDER BY spiffe_id, id"),
     entriesById: p("SELECT * FROM entries WHERE spiffe_id = ? ORDER BY spiffe_id, id"),
@@ -228,6 +229,10 @@ export class SqliteStore implements Store {
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
     const row = this.stmt.getCert.get(serial) as Row | undefined;
     return row ? certFromRow(row) : undefined;
+  }
+
+  async revokedAt(serial: string): Promise<number | null | undefined> {
+    return this.stmt.revokedAt.get(serial) as number | null | undefined;
   }
 
   async listCertificates(filter: CertificateFilter): Promise<CertificateRecord[]> {
