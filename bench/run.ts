@@ -117,7 +117,8 @@ async function startServer(dataDir: string, workers: number): Promise<Server & {
       String(workers),
     ],
     {
-      env: { ...process.env, TESSERA_LOG_LEVEL: "warn" },
+      // the default log level: every audit row is mirrored into the log, as in production (stdout is discarded)
+      env: { ...process.env, TESSERA_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info" },
       stdio: ["ignore", "ignore", "pipe"],
     },
   );
