@@ -29,34 +29,50 @@ export const checkCsrInline: CsrChecker = async (csr) => {
 export class CsrCheckPool {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, { resolve: (c: CheckedCsr) => void; reject: (e: Error) => void }>();
-  private readonly file = join(packageRoot(), "dist", "src", "x509", "csr-worker.js");
   private nextId = 0;
   private closing = false;
+  /** Set when a thread could not even start: checks then run inline. */
+  private broken = false;
 
-  constructor(threads: number) {
+  constructor(
+    threads: number,
+    private readonly file = join(packageRoot(), "dist", "src", "x509", "csr-worker.js"),
+  ) {
+    this.broken = threads < 1;
     for (let i = 0; i < threads; i++) this.spawn(i);
   }
 
-  /** Starts worker `i`; should it die, its unanswered checks fail and a new one takes its place. */
+  /**
+   * Starts worker `i`; should it die, its unanswered checks fail and a new
+   * one takes its place — unless it never got as far as saying it was ready
+   * (its module would not load), which would only repeat.
+   */
   private spawn(i: number): void {
     const worker = new Worker(this.file);
+    let online = false;
     worker.unref();
-    worker.on("message", (reply: Reply) => this.settle(reply));
+    worker.on("message", (reply: Reply | "ready") => {
+      if (reply === "ready") online = true;
+      else this.settle(reply);
+    });
     worker.on("error", () => {});
     worker.on("exit", () => {
       if (this.closing) return;
       this.failAll();
-      this.spawn(i);
+      if (online) this.spawn(i);
+      else this.broken = true;
     });
     this.workers[i] = worker;
   }
 
   readonly check: CsrChecker = (csr) =>
-    new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      this.workers[id % this.workers.length]?.postMessage({ id, csr });
-    });
+    this.broken
+      ? checkCsrInline(csr)
+      : new Promise((resolve, reject) => {
+          const id = this.nextId++;
+          this.pending.set(id, { resolve, reject });
+          this.workers[id % this.workers.length]?.postMessage({ id, csr });
+        });
 
   private settle(reply: Reply): void {
     const waiter = this.pending.get(reply.id);

@@ -17,3 +17,4 @@ parentPort?.on("message", ({ id, csr }: { id: number; csr: string }) => {
     parentPort?.postMessage({ id, ...error });
   }
 });
+parentPort?.postMessage("ready");

@@ -131,6 +131,18 @@ describe.each([
 });
 
 describe("CsrCheckPool", () => {
+  it("checks inline when its thread cannot start (no respawning in a loop)", async () => {
+    const pool = new CsrCheckPool(1, `${tmp.dir}/no-such-worker.js`);
+    try {
+      const { csrPem } = opensslCsr(tmp.dir);
+      await expect(pool.check(csrPem)).rejects.toMatchObject({ code: "internal" });
+      await expect(pool.check(csrPem)).resolves.toMatchObject({ isRsa: false });
+      await expect(pool.check(corruptSignature(csrPem))).rejects.toMatchObject({ code: "invalid_csr" });
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("keeps answering after one of its threads dies", async () => {
     const pool = new CsrCheckPool(1);
     try {
