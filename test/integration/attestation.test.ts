@@ -16,14 +16,16 @@ const tmp = tempDir();
 const clock = new ManualClock();
 let server: TestServer;
 let jwksServer: Server;
-let k8sKey: CryptoKey;
+/** A signing key as jose makes it. */
+type JoseKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
+let k8sKey: JoseKey;
 let k8sPublic: JWK;
-let ciKey: CryptoKey;
+let ciKey: JoseKey;
 
 async function k8sToken(
   ns: string,
   sa: string,
-  opts: { aud?: string; exp?: string | number; nbf?: number; iss?: string; key?: CryptoKey; kid?: string } = {},
+  opts: { aud?: string; exp?: string | number; nbf?: number; iss?: string; key?: JoseKey; kid?: string } = {},
 ) {
   const jwt = new SignJWT({
     "kubernetes.io": { namespace: ns, serviceaccount: { name: sa, uid: "u-1" }, pod: { name: `${sa}-7d9f`, uid: "p-1" } },

@@ -44,7 +44,7 @@ describe("a month of automatic rotations", () => {
     };
     const jwtDeps = { store, ca, clock, attestors, issuer: "https://ca.example", defaultTtlMs: 15 * 60_000 };
 
-    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
     const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
     const keys = await webcrypto.subtle.generateKey(alg, false, ["sign", "verify"]);
     const csr = (await x509.Pkcs10CertificateRequestGenerator.create({ name: "CN=w", keys, signingAlgorithm: alg })).toString(

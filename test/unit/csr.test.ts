@@ -25,7 +25,7 @@ describe("CSR parsing and proof of possession", () => {
   });
 
   it("accepts/a CSR made by @peculiar/x509 and returns its exact public key", async () => {
-    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
     const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
     const keys = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
     const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: "CN=x", keys, signingAlgorithm: alg });

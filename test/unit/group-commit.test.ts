@@ -29,6 +29,8 @@ function cert(serial = randomBytes(16).toString("hex")): CertificateRecord {
     der: randomBytes(64),
     attestation: "join_token",
     issuedAt: NOW,
+    revokedAt: null,
+    revocationReason: null,
     entryId: null,
   };
 }
