@@ -62,17 +62,12 @@ export class Signer {
     return sign(this.hash, data, this.privateKey);
   }
 
-  /** A JWS signature (ECDSA as r||s per RFC 7518). */
-  signJws(data: Buffer): Buffer {
-    return sign(this.hash, data, { key: this.privateKey, dsaEncoding: "ieee-p1363" });
-  }
-
   /** `signX509` on libuv's thread pool, for hot paths: the event loop serves other requests meanwhile. */
   signX509Async(data: Buffer): Promise<Buffer> {
     return signAsync(this.hash, data, this.privateKey);
   }
 
-  /** `signJws` on libuv's thread pool. */
+  /** A JWS signature (ECDSA as r||s per RFC 7518), made on libuv's thread pool. */
   signJwsAsync(data: Buffer): Promise<Buffer> {
     return signAsync(this.hash, data, { key: this.privateKey, dsaEncoding: "ieee-p1363" });
   }

@@ -31,7 +31,7 @@ export class IssuanceBatchWriter {
   private readonly inSavepoint: (op: IssuanceOp) => IssueOutcome;
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly audit: AuditAppender,
   ) {
     const p = (sql: string) => db.prepare(sql);
@@ -50,11 +50,11 @@ export class IssuanceBatchWriter {
 
   commit(batch: readonly IssuanceOp[]): OpResult[] {
     try {
-      return this.inTransaction(() => batch.map((op): OpResult => ({ ok: true, value: this.apply(op) })));
+      return this.audit.write(() => batch.map((op): OpResult => ({ ok: true, value: this.apply(op) })));
     } catch (error) {
       if (isBusy(error) || batch.length === 1) throw error;
     }
-    return this.inTransaction(() =>
+    return this.audit.write(() =>
       batch.map((op): OpResult => {
         try {
           return { ok: true, value: this.inSavepoint(op) };
@@ -64,15 +64,6 @@ export class IssuanceBatchWriter {
         }
       }),
     );
-  }
-
-  private inTransaction<T>(fn: () => T): T {
-    this.audit.reset();
-    try {
-      return this.db.transaction(fn).immediate();
-    } finally {
-      this.audit.reset();
-    }
   }
 
   private apply(op: IssuanceOp): IssueOutcome {

@@ -130,14 +130,9 @@ export class SqliteStore implements Store {
     this.stmt = hotStatements(this.db);
   }
 
-  /** Runs `fn` in an IMMEDIATE transaction. */
+  /** Runs `fn` in an IMMEDIATE transaction (where audit rows may be appended). */
   private write<T>(fn: () => T): T {
-    this.audit.reset();
-    try {
-      return this.db.transaction(fn).immediate();
-    } finally {
-      this.audit.reset();
-    }
+    return this.audit.write(fn);
   }
 
   /** Appends one audit row; must run inside `write`. */
