@@ -46,3 +46,10 @@ export class TesseraError extends Error {
 export function isTesseraError(e: unknown): e is TesseraError {
   return e instanceof TesseraError;
 }
+
+/** The innermost message of an error chain: fetch says "fetch failed" and keeps the real reason (a TLS error, say) as its cause. */
+export function innermostMessage(e: unknown): string {
+  let cur = e;
+  while (cur instanceof Error && cur.cause instanceof Error) cur = cur.cause;
+  return cur instanceof Error ? cur.message : String(cur);
+}

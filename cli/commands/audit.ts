@@ -13,7 +13,20 @@ export function registerAudit(program: Command): void {
     .action(async (opts: GlobalOptions & { after: string; limit?: string; json?: boolean }) => {
       await withStore(opts, async (store) => {
         const rows = await store.listAudit({ afterSeq: Number(opts.after), limit: opts.limit ? Number(opts.limit) : undefined });
-        if (opts.json) return printJson(rows.map((r) => ({ ...r, at: iso(r.at) })));
+        if (opts.json) {
+          return printJson(
+            rows.map((r) => ({
+              seq: r.seq,
+              at: iso(r.at),
+              actor: r.actor,
+              action: r.action,
+              subject: r.subject,
+              details: r.details,
+              prev_hash: r.prevHash,
+              hash: r.hash,
+            })),
+          );
+        }
         printTable(
           ["SEQ", "AT", "ACTOR", "ACTION", "SUBJECT"],
           rows.map((r) => [String(r.seq), iso(r.at), r.actor, r.action, r.subject]),
@@ -27,7 +40,9 @@ export function registerAudit(program: Command): void {
     .action(async (opts: GlobalOptions & { json?: boolean }) => {
       await withStore(opts, async (store) => {
         const verdict = verifyAuditChain(await store.listAudit());
-        if (opts.json) printJson(verdict);
+        if (opts.json) {
+          printJson(verdict.ok ? verdict : { ok: false, rows: verdict.rows, bad_seq: verdict.badSeq, problem: verdict.problem });
+        }
         if (!verdict.ok) throw new TesseraError("conflict", `audit log altered at row ${verdict.badSeq}: ${verdict.problem}`);
         if (!opts.json) process.stdout.write(`audit log intact: ${verdict.rows} rows\n`);
       });

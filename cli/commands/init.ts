@@ -49,8 +49,9 @@ export function registerInit(program: Command): void {
             trust_domain: opts.trustDomain,
             bundle,
             bundle_fingerprint: fingerprint,
-            ...result,
-            rootCertificate: undefined,
+            root_id: result.rootId,
+            intermediate_id: result.intermediateId,
+            jwt_key_id: result.jwtKeyId,
           });
           return;
         }

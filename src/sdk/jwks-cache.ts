@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import { innermostMessage, TesseraError } from "../errors.js";
 
 export interface JwksCacheOptions {
   /** A JWKS URL, or a local file path. */
@@ -32,22 +33,30 @@ export class JwksCache {
     return this.opts.now?.() ?? Date.now();
   }
 
+  /** Loads the key set; a failure says why the keys are unavailable, never that the token is bad. */
   private async load(): Promise<void> {
     this.lastFetch = this.now();
     this.fetches++;
     const source = this.opts.source;
-    if (!/^https?:\/\//.test(source)) {
-      this.keys = createLocalJWKSet(JSON.parse(readFileSync(source, "utf8")) as JSONWebKeySet);
-      this.expiresAt = this.now() + (this.opts.defaultMaxAgeMs ?? 300_000);
-      return;
+    try {
+      if (/^https?:\/\//.test(source)) await this.fetchRemote(source);
+      else {
+        this.keys = createLocalJWKSet(JSON.parse(readFileSync(source, "utf8")) as JSONWebKeySet);
+        this.expiresAt = this.now() + (this.opts.defaultMaxAgeMs ?? 300_000);
+      }
+    } catch (e) {
+      throw new TesseraError("unavailable", `cannot load the JWKS ${source}: ${innermostMessage(e)}`, { cause: e });
     }
+  }
+
+  private async fetchRemote(source: string): Promise<void> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.etag && this.keys) headers["if-none-match"] = this.etag;
     const res = await (this.opts.fetch ?? ((u, i) => fetch(u, i)))(source, { headers });
     const maxAge = /max-age=(\d+)/.exec(res.headers.get("cache-control") ?? "")?.[1];
     this.expiresAt = this.now() + (maxAge === undefined ? (this.opts.defaultMaxAgeMs ?? 300_000) : Number(maxAge) * 1000);
     if (res.status === 304 && this.keys) return;
-    if (res.status !== 200) throw new Error(`JWKS ${source} answered HTTP ${res.status}`);
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     this.keys = createLocalJWKSet((await res.json()) as JSONWebKeySet);
     this.etag = res.headers.get("etag") ?? undefined;
   }

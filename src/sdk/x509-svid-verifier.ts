@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type ParsedCrl, parseCrl } from "../crl/parse-crl.js";
-import { TesseraError } from "../errors.js";
+import { innermostMessage, TesseraError } from "../errors.js";
 import { certificateParts } from "../x509/certificate-info.js";
 import { uriConstraintsOf, uriConstraintViolation } from "../x509/name-constraints.js";
 import { pemDecodeAll } from "../x509/pem.js";
@@ -83,12 +83,11 @@ export class X509SvidVerifier {
     const now = this.now().getTime();
     if (!refresh && this.crlCache && this.crlCache.until > now) return this.crlCache.crls;
     let bytes: Buffer;
-    if (/^https?:\/\//.test(source)) {
-      const res = await (this.opts.fetch ?? ((u: string) => fetch(u)))(source);
-      if (res.status !== 200) throw reject(`CRL ${source} answered HTTP ${res.status}`);
-      bytes = Buffer.from(await res.arrayBuffer());
-    } else {
-      bytes = readFileSync(source);
+    try {
+      bytes = await this.readCrlSource(source);
+    } catch (e) {
+      // fail closed: no CRL, no verdict
+      throw new TesseraError("unavailable", `cannot load the CRL ${source}: ${innermostMessage(e)}`, { cause: e });
     }
     let crls: ParsedCrl[];
     try {
@@ -99,6 +98,13 @@ export class X509SvidVerifier {
     const until = Math.min(...crls.map((c) => c.nextUpdate?.getTime() ?? 0));
     this.crlCache = { crls, until, fetchedAt: now };
     return crls;
+  }
+
+  private async readCrlSource(source: string): Promise<Buffer> {
+    if (!/^https?:\/\//.test(source)) return readFileSync(source);
+    const res = await (this.opts.fetch ?? ((u: string) => fetch(u)))(source);
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
   }
 
   async verify(chainPem: string): Promise<VerifiedX509Svid> {

@@ -85,6 +85,11 @@ describe("init and key protection", () => {
     const again = runCli(["init", "--trust-domain", "prod.example", "--data-dir", dataDir]);
     expect(again.status).not.toBe(0);
     expect(again.stderr).toContain("already initialised");
+    const json = JSON.parse(runCli(["init", "--trust-domain", "json.example", "--json", "--data-dir", `${tmp.dir}/j`]).stdout);
+    expect(Object.keys(json).sort()).toEqual(
+      ["bundle", "bundle_fingerprint", "data_dir", "intermediate_id", "jwt_key_id", "root_id", "trust_domain"].sort(),
+    );
+    expect(json.bundle_fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(runCli(["init", "--trust-domain", "Bad.Example", "--data-dir", `${tmp.dir}/x1`]).stderr).toContain("trust domain");
     expect(runCli(["init", "--trust-domain", "ok.example", "--key-type", "dsa", "--data-dir", `${tmp.dir}/x2`]).stderr).toContain(
       "unknown key type",
@@ -140,8 +145,13 @@ describe("audit log of CLI actions", () => {
     const dataDir = `${tmp.dir}/audit`;
     runCli(["init", "--trust-domain", "example.org", "--data-dir", dataDir]);
     const token = runCli(["token", "create", "--spiffe-id", "spiffe://example.org/a", "--data-dir", dataDir]).stdout.trim();
-    const list = JSON.parse(runCli(["audit", "list", "--json", "--data-dir", dataDir]).stdout) as Array<{ action: string }>;
+    const list = JSON.parse(runCli(["audit", "list", "--json", "--data-dir", dataDir]).stdout) as Array<{
+      action: string;
+      prev_hash: string;
+      hash: string;
+    }>;
     expect(list.map((r) => r.action)).toEqual(["ca.init", "ca.key.activate", "ca.key.activate", "token.create"]);
+    expect(list[1]?.prev_hash).toBe(list[0]?.hash);
     expect(JSON.stringify(list)).not.toContain(token);
     expect(runCli(["audit", "verify", "--data-dir", dataDir]).status).toBe(0);
 
@@ -153,5 +163,7 @@ describe("audit log of CLI actions", () => {
     const verify = runCli(["audit", "verify", "--data-dir", dataDir]);
     expect(verify.status).not.toBe(0);
     expect(verify.stderr).toContain("row 4");
+    const verdict = JSON.parse(runCli(["audit", "verify", "--json", "--data-dir", dataDir]).stdout);
+    expect(verdict).toMatchObject({ ok: false, bad_seq: 4 });
   });
 });

@@ -68,6 +68,14 @@ describe("tessera verify cert", () => {
     expect(r.stderr).toContain(message);
   });
 
+  it("rejects/fails closed, saying why, when the CRL cannot be fetched", async () => {
+    const chain = writeTemp(tmp.dir, "web-chain2.pem", web.chain);
+    const gone = await cli(["verify", "cert", chain, "--bundle", bundleFile, "--crl", `${server.publicUrl}/v1/no-such-crl`]);
+    expect(gone.status).not.toBe(0);
+    expect(gone.stderr).toContain("cannot load the CRL");
+    expect(gone.stderr).toContain("HTTP 404");
+  });
+
   it("rejects/fails closed when the CRL comes from another issuer", async () => {
     const other = await startTestServer();
     try {
@@ -105,6 +113,28 @@ describe("tessera verify jwt", () => {
     expect(wrong.stderr).toContain("aud");
     const file = writeTemp(tmp.dir, "jwks.json", (await server.request("/.well-known/jwks.json")).text());
     expect((await cli(["verify", "jwt", token, "--jwks", file, "--audience", "billing"])).status).toBe(0);
+  });
+
+  it("says why when the JWKS cannot be loaded, instead of blaming the token", async () => {
+    const fresh = await bootWorkload(server, "spiffe://example.org/caller2", tmp.dir);
+    const reply = await server.request("/v1/svid/jwt", { body: { audience: ["billing"] }, cert: fresh.chain, key: fresh.keyPem });
+    const token = reply.json<{ token: string }>().token;
+    // Tessera's own https endpoint without --bundle: the system store does not know its root
+    const untrusted = await cli([
+      "verify",
+      "jwt",
+      token,
+      "--jwks",
+      `${server.apiUrl}/.well-known/jwks.json`,
+      "--audience",
+      "billing",
+    ]);
+    expect(untrusted.status).not.toBe(0);
+    expect(untrusted.stderr).toMatch(/cannot load the JWKS https:.*(certificate|issuer)/);
+    expect(untrusted.stderr).not.toContain("malformed");
+    const missing = await cli(["verify", "jwt", token, "--jwks", `${tmp.dir}/no-such.json`, "--audience", "billing"]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain("ENOENT");
   });
 });
 
