@@ -22,7 +22,35 @@ const API_ROUTES: Mount[] = [mountHealth, mountBundle, mountDiscovery, mountCrl]
 /** The plain-HTTP listener serves only self-verifying public documents. */
 const PUBLIC_ROUTES: Mount[] = [mountCrl];
 
-function build(deps: HttpDeps, mounts: Mount[]): Express {
+interface RouteLayer {
+  route?: { methods: Record<string, boolean> };
+  match(path: string): boolean;
+}
+
+/** The methods `router` answers on `path` (GET implies HEAD), read from its route table. */
+function routedMethods(router: Router, path: string): string[] {
+  const methods = new Set<string>();
+  for (const layer of (router as unknown as { stack: RouteLayer[] }).stack) {
+    if (!layer.route || !layer.match(path)) continue;
+    for (const m of Object.keys(layer.route.methods)) methods.add(m.toUpperCase());
+  }
+  if (methods.has("GET")) methods.add("HEAD");
+  return [...methods];
+}
+
+/** A path that exists answers other methods with 405 and an Allow header; any other path is a 404. */
+function noRoute(router: Router, extra: ReadonlyMap<string, string>) {
+  return (req: express.Request, _res: express.Response, next: express.NextFunction) => {
+    const allowed = [...routedMethods(router, req.path), ...(extra.has(req.path) ? [extra.get(req.path) as string] : [])];
+    if (allowed.length === 0) return next(new TesseraError("not_found", `no route for ${req.method} ${req.path}`));
+    const allow = allowed.join(", ");
+    next(
+      new TesseraError("method_not_allowed", `${req.method} is not allowed on ${req.path}; use ${allow}`, { headers: { allow } }),
+    );
+  };
+}
+
+function build(deps: HttpDeps, mounts: Mount[], postPaths: readonly string[] = []): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -31,17 +59,19 @@ function build(deps: HttpDeps, mounts: Mount[]): Express {
   const router = Router();
   for (const mount of mounts) mount(router, deps);
   app.use(router);
-  app.use((req, _res, next) => next(new TesseraError("not_found", `no route for ${req.method} ${req.path}`)));
+  app.use(noRoute(router, new Map(postPaths.map((p) => [p, "POST"]))));
   app.use(errorHandler(deps.logger, deps.metrics));
   return app;
 }
 
 export function createApiApp(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const fast = jsonEndpoints(
-    API_ENDPOINTS.map((e) => e(deps)),
+  const endpoints = API_ENDPOINTS.map((e) => e(deps));
+  const fast = jsonEndpoints(endpoints, deps);
+  const app = build(
     deps,
+    API_ROUTES,
+    endpoints.map((e) => e.path),
   );
-  const app = build(deps, API_ROUTES);
   return (req, res) => {
     if (!fast(req, res)) app(req, res);
   };

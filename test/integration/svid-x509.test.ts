@@ -228,4 +228,16 @@ describe("bad requests get a clear 4xx and change nothing", () => {
     expect(reply.status).toBe(404);
     expect(reply.json<{ error: { code: string } }>().error.code).toBe("not_found");
   });
+
+  it.each([
+    ["GET", "/v1/svid/x509", "POST"],
+    ["PUT", "/v1/svid/jwt", "POST"],
+    ["DELETE", "/v1/crl", "GET, HEAD"],
+    ["POST", "/.well-known/jwks.json", "GET, HEAD"],
+  ])("answers %s %s (a known path, another method) with a JSON 405 and Allow: %s", async (method, path, allow) => {
+    const reply = await server.request(path, { method });
+    expect(reply.status).toBe(405);
+    expect(reply.headers.allow).toBe(allow);
+    expect(reply.json<{ error: { code: string } }>().error.code).toBe("method_not_allowed");
+  });
 });
