@@ -18,6 +18,7 @@ import { formatUrl, type ListenAddress, type ServeConfig } from "./config.js";
 import { loadFileConfig } from "./config-file.js";
 import { CrlService } from "./crl/crl-service.js";
 import { dataFiles, isInitialized } from "./data-dir.js";
+import { TesseraError } from "./errors.js";
 import { issueServerCertificate } from "./flows/issue-server-certificate.js";
 import { prune } from "./flows/prune.js";
 import { createApiApp, createPublicApp } from "./http/app.js";
@@ -43,9 +44,18 @@ export interface RunningTessera {
 
 function listen(server: HttpServer | HttpsServer, addr: ListenAddress): Promise<ListenAddress> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    const failed = (e: NodeJS.ErrnoException) => {
+      const why = {
+        EADDRINUSE: "the address is already in use",
+        EACCES: "permission denied",
+        EADDRNOTAVAIL: "no such local address",
+      };
+      const reason = why[e.code as keyof typeof why];
+      reject(reason ? new TesseraError("invalid_argument", `cannot listen on ${addr.host}:${addr.port}: ${reason}`) : e);
+    };
+    server.once("error", failed);
     server.listen(addr.port, addr.host, () => {
-      server.off("error", reject);
+      server.off("error", failed);
       const info = server.address() as AddressInfo;
       resolve({ host: addr.host, port: info.port });
     });

@@ -118,6 +118,20 @@ describe("init and key protection", () => {
     expect(db.includes(Buffer.from("PRIVATE KEY"))).toBe(false);
   });
 
+  it("says in one line that the listen address is taken", async () => {
+    const { createServer } = await import("node:net");
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      await expect(
+        spawnServe(["--listen", `127.0.0.1:${port}`, "--workers", "1"], { TESSERA_DATA_DIR: `${tmp.dir}/taken` }),
+      ).rejects.toThrow(`tessera: cannot listen on 127.0.0.1:${port}: the address is already in use`);
+    } finally {
+      taken.close();
+    }
+  });
+
   it("prints --help for every command", () => {
     for (const cmd of [
       [],
