@@ -48,7 +48,8 @@ function row(
   ratio: string,
 ): void {
   rows.push([name, figure, p50, p99, cpu, rss, target, ratio]);
-  log(`${name}: ${figure} (p50 ${p50}, p99 ${p99}) target ${target} → ${ratio}`);
+  const latency = p50 ? ` (p50 ${p50}, p99 ${p99})` : "";
+  log(`${name}: ${figure}${latency}${ratio ? ` target ${target} → ${ratio}` : ""}`);
 }
 
 async function freshDataDir(name: string): Promise<string> {
