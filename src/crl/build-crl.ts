@@ -95,9 +95,13 @@ function writeTime(out: Buffer, offset: number, seconds: number): number {
   return offset;
 }
 
+/** 1950-01-01 and 2050-01-01 in seconds: UTCTime between them, GeneralizedTime outside (RFC 5280 §5.1.2.4). */
+const UTC_TIME_FROM = -631_152_000;
+const UTC_TIME_UNTIL = 2_524_608_000;
+
+/** Called once per entry: no Date object. */
 function timeSize(seconds: number): number {
-  const y = new Date(seconds * 1000).getUTCFullYear();
-  return y >= 1950 && y < 2050 ? 15 : 17;
+  return seconds >= UTC_TIME_FROM && seconds < UTC_TIME_UNTIL ? 15 : 17;
 }
 
 /** reasonCode entry extension, precomputed per code (an Extensions SEQUENCE holding one extension). */

@@ -110,3 +110,18 @@ describe("races, each resolved in the database", () => {
     expect(issuers.size).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe("worker processes", () => {
+  it("run with a fixed malloc mmap threshold (large CRL buffers go back to the system), unless the operator chose one", async () => {
+    const { workerMallocEnv } = await import("../../src/cluster.js");
+    expect(workerMallocEnv({})).toEqual({ MALLOC_MMAP_THRESHOLD_: "131072" });
+    expect(workerMallocEnv({ MALLOC_MMAP_THRESHOLD_: "65536" })).toEqual({ MALLOC_MMAP_THRESHOLD_: "65536" });
+    const primary = serve.child.pid as number;
+    const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    expect(workers).toHaveLength(2);
+    for (const pid of workers) {
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      expect(environ).toContain("MALLOC_MMAP_THRESHOLD_=131072");
+    }
+  });
+});
