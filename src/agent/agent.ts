@@ -62,14 +62,18 @@ class HttpError extends Error {
   }
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
+/** Waits `ms`, or less if `signal` aborts; leaves no listener behind (the agent sleeps for weeks). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const wake = () => {
       clearTimeout(t);
+      signal.removeEventListener("abort", wake);
       resolve();
-    });
+    };
+    const t = setTimeout(wake, ms);
+    signal.addEventListener("abort", wake, { once: true });
   });
+}
 
 /**
  * The workload side: obtains an X.509-SVID at boot (join token or platform
