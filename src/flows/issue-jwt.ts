@@ -68,7 +68,7 @@ export async function issueJwtSvid(deps: IssueJwtDeps, req: IssueJwtRequest): Pr
     Math.floor(key.record.notAfter / 1000),
   );
   if (exp <= iat) throw new TesseraError("unavailable", "the JWT signing key has expired");
-  const jti = newJti();
+  const jti = newJti(now);
   const token = await minter.mint({ sub: identity.spiffeId, aud: audience, iss: deps.issuer, iat, exp, jti });
 
   // 4. record: the jti and audience, durably, before the caller sees the token

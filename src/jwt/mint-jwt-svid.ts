@@ -12,9 +12,16 @@ export interface JwtSvidClaims {
 
 const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
-/** A fresh `jti`: 128 bits from the CSPRNG. */
-export function newJti(): string {
-  return publicRandomBytes(16).toString("base64url");
+/**
+ * A fresh `jti`: the time in milliseconds (48 bits), then 80 bits from the
+ * CSPRNG: unique and unguessable, and recent tokens share a prefix, so each
+ * one recorded lands among the newest entries of the jwt_svids index instead
+ * of on a random page of it (one more page written to the WAL per token).
+ */
+export function newJti(now: number = Date.now()): string {
+  const jti = Buffer.from(publicRandomBytes(16));
+  jti.writeUIntBE(now, 0, 6);
+  return jti.toString("base64url");
 }
 
 /**

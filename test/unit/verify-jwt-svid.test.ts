@@ -102,3 +102,16 @@ describe("verifyJwtSvid", () => {
     );
   });
 });
+
+describe("jti", () => {
+  it("is 16 octets that sort in issuance order, with 80 random bits after the time", () => {
+    const t = Date.parse("2027-03-01T12:00:00Z");
+    const [a, b, later] = [newJti(t), newJti(t), newJti(t + 1)].map((j) => Buffer.from(j, "base64url"));
+    for (const j of [a, b, later]) expect(j).toHaveLength(16);
+    expect(a?.readUIntBE(0, 6)).toBe(t);
+    expect(a?.subarray(0, 6).equals(b?.subarray(0, 6) as Buffer)).toBe(true);
+    expect(a?.subarray(6).equals(b?.subarray(6) as Buffer)).toBe(false);
+    expect(Buffer.compare(later as Buffer, a as Buffer)).toBe(1);
+    expect(Buffer.compare(later as Buffer, b as Buffer)).toBe(1);
+  });
+});
