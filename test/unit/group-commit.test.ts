@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../src/audit/audit-chain.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -89,5 +90,21 @@ describe("group commit", () => {
       await Promise.all(certs.map((c) => store.recordCertificate(c, audit(c.serial))));
     }
     expect(await auditSubjects()).toHaveLength(35);
+  });
+
+  it("answers after the WAL is synced, and restores the connection's full sync for other writes", async () => {
+    const c = cert();
+    await store.recordCertificate(c, audit(c.serial));
+    expect(await store.getCertificate(c.serial)).toBeDefined();
+    // 2 = FULL: revocations, CRL numbers and the rest still sync as they commit
+    expect(store.db.pragma("synchronous", { simple: true })).toBe(2);
+  });
+
+  it("refuses to acknowledge a batch whose WAL could not be synced", async () => {
+    const c = cert();
+    await store.recordCertificate(c, audit(c.serial)); // the WAL file exists now
+    rmSync(`${store.db.name}-wal`); // the sync will not find it
+    const next = cert();
+    await expect(store.recordCertificate(next, audit(next.serial))).rejects.toThrow(/could not be synced to disk/);
   });
 });

@@ -1,14 +1,27 @@
 import type Database from "better-sqlite3";
 import type { IssueOutcome } from "../store.js";
 import { type IssuanceBatchWriter, type IssuanceOp, isBusy } from "./issuance-batch.js";
+import type { WalSync } from "./wal-sync.js";
 
 /** Non-blocking lock attempts before giving up (≈ seconds of contention). */
 const MAX_BUSY_RETRIES = 20_000;
 
+export interface GroupCommitOptions {
+  busyTimeoutMs: number;
+  /** The connection's own `synchronous` setting, restored after each batch. */
+  synchronous: "FULL" | "NORMAL";
+  /** Where the WAL is made durable off the event loop; without it each commit syncs itself. */
+  walSync?: WalSync;
+}
+
 /**
  * Group commit: issuances arriving in the same event-loop turn are written
- * in one transaction. Every caller is answered only after the commit, so
- * nothing is acknowledged before it is durable.
+ * in one transaction. Every caller is answered only after the commit is on
+ * disk, so nothing is acknowledged before it is durable. With a WalSync the
+ * commit skips its own fsync (which would block the event loop) and the
+ * batch waits for the WAL to be synced on the thread pool instead. That is
+ * as durable as synchronous=FULL: in WAL mode a commit is on disk once its
+ * frames are, and a checkpoint syncs the WAL before it copies anything.
  */
 export class GroupCommitQueue {
   private readonly queue: Array<{ op: IssuanceOp; resolve: (o: IssueOutcome) => void; reject: (e: unknown) => void }> = [];
@@ -17,7 +30,7 @@ export class GroupCommitQueue {
   constructor(
     private readonly db: Database.Database,
     private readonly writer: IssuanceBatchWriter,
-    private readonly busyTimeoutMs: number,
+    private readonly options: GroupCommitOptions,
   ) {}
 
   submit(op: IssuanceOp): Promise<IssueOutcome> {
@@ -34,7 +47,9 @@ export class GroupCommitQueue {
     // Another process (worker, CLI) may hold the write lock. SQLite's busy
     // handler would sleep in steps of milliseconds; instead try without
     // waiting and, if busy, retry on the next turn with a bigger batch.
+    const { walSync } = this.options;
     this.db.pragma("busy_timeout = 0");
+    if (walSync) this.db.pragma("synchronous = NORMAL");
     try {
       results = this.writer.commit(batch.map((item) => item.op));
     } catch (error) {
@@ -46,13 +61,24 @@ export class GroupCommitQueue {
       for (const item of batch) item.reject(error);
       return;
     } finally {
-      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      this.db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
+      if (walSync) this.db.pragma(`synchronous = ${this.options.synchronous}`);
     }
     this.busyRetries = 0;
-    batch.forEach((item, i) => {
-      const r = results[i];
-      if (r?.ok) item.resolve(r.value);
-      else item.reject(r?.error);
+    const answer = () =>
+      batch.forEach((item, i) => {
+        const r = results[i];
+        if (r?.ok) item.resolve(r.value);
+        else item.reject(r?.error);
+      });
+    if (!walSync) {
+      answer();
+      return;
+    }
+    walSync.afterCommit((error) => {
+      if (!error) answer();
+      // committed, but not known to be durable: nobody may rely on it
+      else for (const item of batch) item.reject(new Error(`the database could not be synced to disk: ${error.message}`));
     });
   }
 }

@@ -19,6 +19,7 @@ import { AuditAppender } from "./audit-appender.js";
 import { GroupCommitQueue } from "./group-commit.js";
 import { CERT_COLUMNS, IssuanceBatchWriter, type IssuanceOp } from "./issuance-batch.js";
 import { loadMigrations, migrate } from "./migrate.js";
+import { WalSync } from "./wal-sync.js";
 
 type Row = Record<string, unknown>;
 
@@ -120,13 +121,18 @@ export class SqliteStore implements Store {
     private readonly options: SqliteStoreOptions,
   ) {
     this.db = new Database(file);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    const journal = this.db.pragma("journal_mode = WAL", { simple: true });
+    const synchronous = options.synchronous ?? "FULL";
+    this.db.pragma(`synchronous = ${synchronous}`);
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma("foreign_keys = ON");
     migrate(this.db, loadMigrations(join(packageRoot(), "migrations")), options.now());
     this.audit = new AuditAppender(this.db);
-    this.issuance = new GroupCommitQueue(this.db, new IssuanceBatchWriter(this.db, this.audit), BUSY_TIMEOUT_MS);
+    this.issuance = new GroupCommitQueue(this.db, new IssuanceBatchWriter(this.db, this.audit), {
+      busyTimeoutMs: BUSY_TIMEOUT_MS,
+      synchronous,
+      walSync: journal === "wal" ? new WalSync(`${this.db.name}-wal`) : undefined,
+    });
     this.stmt = hotStatements(this.db);
   }
 
