@@ -56,9 +56,10 @@ export function parseCrl(der: Buffer): ParsedCrl {
   const list = fields[i];
   if (list && list.tag === Tag.SEQUENCE) {
     for (const entry of children(list, der)) {
-      const serial = expectTlv(der, entry.contentStart, entry.end, Tag.INTEGER, "userCertificate").content;
-      const bytes = serial.length > 1 && serial[0] === 0 ? serial.subarray(1) : serial;
-      revoked.add(bytes.toString("hex"));
+      const serial = expectTlv(der, entry.contentStart, entry.end, Tag.INTEGER, "userCertificate");
+      const from =
+        serial.end - serial.contentStart > 1 && der[serial.contentStart] === 0 ? serial.contentStart + 1 : serial.contentStart;
+      revoked.add(der.toString("hex", from, serial.end));
     }
   }
   const alg = decodeOid(expectTlv(der, sigAlg.contentStart, sigAlg.end, Tag.OID, "signatureAlgorithm").content);

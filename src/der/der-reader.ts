@@ -10,17 +10,45 @@ export class DerError extends Error {
 }
 
 export interface Tlv {
-  tag: number;
+  readonly tag: number;
   /** Offset of the tag byte in the source buffer. */
-  start: number;
+  readonly start: number;
   /** Offset of the first content byte. */
-  contentStart: number;
+  readonly contentStart: number;
   /** Offset just past the content. */
-  end: number;
+  readonly end: number;
   /** The content bytes (a view). */
-  content: Buffer;
+  readonly content: Buffer;
   /** The complete encoding, tag to end (a view). */
-  raw: Buffer;
+  readonly raw: Buffer;
+}
+
+/**
+ * The views are made on first use: a Buffer view costs more than reading a
+ * TLV's header, and most TLVs (a CRL's entries, a CSR's fields) are only
+ * walked by their offsets.
+ */
+class TlvAt implements Tlv {
+  private contentView: Buffer | undefined;
+  private rawView: Buffer | undefined;
+
+  constructor(
+    private readonly source: Buffer,
+    readonly tag: number,
+    readonly start: number,
+    readonly contentStart: number,
+    readonly end: number,
+  ) {}
+
+  get content(): Buffer {
+    this.contentView ??= this.source.subarray(this.contentStart, this.end);
+    return this.contentView;
+  }
+
+  get raw(): Buffer {
+    this.rawView ??= this.source.subarray(this.start, this.end);
+    return this.rawView;
+  }
 }
 
 export const Tag = {
@@ -63,14 +91,7 @@ export function readTlv(buf: Buffer, offset = 0, limit = buf.length): Tlv {
   }
   const end = pos + length;
   if (end > limit) throw new DerError("content runs past the end of its container");
-  return {
-    tag,
-    start: offset,
-    contentStart: pos,
-    end,
-    content: buf.subarray(pos, end),
-    raw: buf.subarray(offset, end),
-  };
+  return new TlvAt(buf, tag, offset, pos, end);
 }
 
 /** Reads a TLV and checks its tag. */

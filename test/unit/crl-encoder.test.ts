@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildCrl, encodeRevokedCertificates, type RevokedEntry } from "../../src/crl/build-crl.js";
+import { parseCrl } from "../../src/crl/parse-crl.js";
 import { generateKeyPair, type KeyType } from "../../src/crypto/key-types.js";
 import { Signer } from "../../src/crypto/signer.js";
 import { sequence, smallInteger, time, unsignedInteger } from "../../src/der/der-writer.js";
@@ -101,5 +102,35 @@ describe("CRL encoder", () => {
     );
     const text = openssl(["crl", "-inform", "DER", "-noout", "-text"], crl).stdout;
     expect(text.match(/Serial Number:/g)?.length).toBe(20_000);
+  });
+});
+
+describe("CRL parser", () => {
+  it("reads back every serial as written, with or without a sign octet, and checks the signature", () => {
+    const { signer, name } = ca();
+    const other = ca();
+    const list = [
+      ...entries(1000),
+      { serialHex: "ff00", revokedAtSeconds: 1_790_000_000, reason: 0 }, // encoded 00 ff 00
+      { serialHex: "00", revokedAtSeconds: 1_790_000_000, reason: 0 }, // the one octet of zero stays
+      { serialHex: "7f", revokedAtSeconds: 1_790_000_000, reason: 0 },
+    ];
+    const thisUpdate = new Date("2026-11-22T00:00:00Z");
+    const nextUpdate = new Date("2026-11-22T01:00:00Z");
+    const der = buildCrl({ issuerName: name, number: 3n, thisUpdate, nextUpdate, entries: list }, signer);
+    const parsed = parseCrl(der);
+    expect([...parsed.revoked].sort()).toEqual(list.map((e) => e.serialHex).sort());
+    expect(parsed.issuerName.equals(name)).toBe(true);
+    expect(parsed.thisUpdate).toEqual(thisUpdate);
+    expect(parsed.nextUpdate).toEqual(nextUpdate);
+    expect(parsed.verifySignature(signer.publicKey)).toBe(true);
+    expect(parsed.verifySignature(other.signer.publicKey)).toBe(false);
+    const tampered = Buffer.from(der);
+    const at = der.indexOf(Buffer.from("020300ff00", "hex")); // INTEGER 00 ff 00
+    expect(at).toBeGreaterThan(0);
+    tampered[at + 4] = 0x01; // serial ff00 becomes ff01
+    const reparsed = parseCrl(tampered);
+    expect(reparsed.revoked.has("ff01")).toBe(true);
+    expect(reparsed.verifySignature(signer.publicKey)).toBe(false);
   });
 });
