@@ -84,4 +84,44 @@ describe("stored CRLs", () => {
       store.close();
     }
   });
+
+  it("snapshots revoked entries byte for byte: zero octets inside serials, any length, no reason, expired ones left out", async () => {
+    const store = storeWithIssuer();
+    try {
+      const insert = store.db.prepare(
+        "INSERT INTO certificates (serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason) VALUES (?, 'spiffe://example.org/w', ?, 0, ?, x'00', 'test', 0, ?, ?)",
+      );
+      const rows = [
+        { serial: "4000000000000000000000000000ff00", revokedAt: NOW - 1_000, reason: 1 },
+        { serial: "00", revokedAt: NOW - 2_000, reason: null },
+        { serial: "7f00", revokedAt: 1_000, reason: 4 },
+        { serial: "5a0000a5", revokedAt: NOW - 3_999, reason: 5 },
+        ...Array.from({ length: 200 }, (_, i) => ({
+          serial: randomBytes(16).toString("hex"),
+          revokedAt: NOW - i * 1_000,
+          reason: i % 3,
+        })),
+      ];
+      for (const r of rows) insert.run(r.serial, "ca-1", NOW + 60_000, r.revokedAt, r.reason);
+      insert.run("6e", "ca-1", NOW - 1, NOW - 5_000, 1); // expired: no longer listed
+      insert.run("6f", "ca-2", NOW + 60_000, NOW - 5_000, 1); // another issuer's
+      insert.run("70", "ca-1", NOW + 60_000, null, null); // not revoked
+
+      const { revoked } = await store.beginCrlBuild("ca-1", NOW);
+      expect(revoked.count).toBe(rows.length);
+      const got = new Map<string, { seconds: number; reason: number }>();
+      for (let i = 0, at = 0; i < revoked.count; i++) {
+        const length = revoked.serials[at] as number;
+        const serial = revoked.serials.subarray(at + 1, at + 1 + length).toString("hex");
+        at += 1 + length;
+        got.set(serial, { seconds: revoked.times.readUInt32BE(i * 4), reason: revoked.reasons[i] as number });
+      }
+      expect(revoked.serials.length).toBe(rows.reduce((n, r) => n + 1 + r.serial.length / 2, 0));
+      expect(got).toEqual(
+        new Map(rows.map((r) => [r.serial, { seconds: Math.floor(r.revokedAt / 1000), reason: r.reason ?? 0 }])),
+      );
+    } finally {
+      store.close();
+    }
+  });
 });

@@ -367,13 +367,17 @@ export class SqliteStore implements Store {
         // SQLite packs the entries into three blobs itself (~30 ms for 100k
         // rows); handing rows to JS one by one costs ~150 ms and an object
         // each. All aggregates of one query visit the same rows in the same
-        // order, so the three blobs line up.
+        // order, so the three blobs line up. Each row is made binary before
+        // it is concatenated: group_concat keeps a value's bytes as they are
+        // (length-counted, so zero octets survive) and CAST makes the text a
+        // blob again, without the hex copy twice the size that unhex() of
+        // the whole would need (1M entries: 1.5x the CRL at peak, not 1.9x).
         const agg = this.db
           .prepare(
             `SELECT count(*) AS n,
-                    unhex(group_concat(printf('%02x', length(serial) / 2) || serial, '')) AS serials,
-                    unhex(group_concat(printf('%08x', revoked_at / 1000), '')) AS times,
-                    unhex(group_concat(printf('%02x', coalesce(revocation_reason, 0)), '')) AS reasons,
+                    CAST(group_concat(unhex(printf('%02x', length(serial) / 2) || serial), '') AS BLOB) AS serials,
+                    CAST(group_concat(unhex(printf('%08x', revoked_at / 1000)), '') AS BLOB) AS times,
+                    CAST(group_concat(unhex(printf('%02x', coalesce(revocation_reason, 0))), '') AS BLOB) AS reasons,
                     min(not_after) AS earliest
              FROM certificates WHERE issuer_id = ? AND revoked_at IS NOT NULL AND not_after > ?`,
           )
