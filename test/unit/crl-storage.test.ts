@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/package-root.js";
 import { loadMigrations, migrate } from "../../src/store/sqlite/migrate.js";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { CRL_SNAPSHOT_SQL, SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { StoredCrl } from "../../src/store/store.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -120,6 +120,23 @@ describe("stored CRLs", () => {
       expect(got).toEqual(
         new Map(rows.map((r) => [r.serial, { seconds: Math.floor(r.revokedAt / 1000), reason: r.reason ?? 0 }])),
       );
+    } finally {
+      store.close();
+    }
+  });
+
+  it("reads each entry's packed parts from the index, computing nothing per row", () => {
+    const store = storeWithIssuer();
+    try {
+      const program = store.db.prepare(`EXPLAIN ${CRL_SNAPSHOT_SQL}`).all("ca-1", NOW) as Array<{ opcode: string; p1: number }>;
+      const opcodes = program.map((op) => op.opcode);
+      expect(opcodes).toContain("AggStep");
+      // an expression that no longer matches the index's would be evaluated for every row
+      expect(opcodes.filter((o) => o === "Function" || o === "PureFunc")).toEqual([]);
+      // and the table's rows are never read: every Column comes from the index cursor
+      const indexCursor = program.find((op) => op.opcode === "SeekGT")?.p1;
+      expect(indexCursor).toBeDefined();
+      expect(program.filter((op) => op.opcode === "Column" && op.p1 !== indexCursor)).toEqual([]);
     } finally {
       store.close();
     }
