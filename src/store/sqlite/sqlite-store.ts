@@ -32,7 +32,8 @@ type Row = Record<string, unknown>;
  * checks that nothing is computed per row). All aggregates of one query visit
  * the same rows in the same order, so the blobs line up. group_concat keeps a
  * value's bytes as they are (length-counted: zero octets survive) and CAST
- * makes its text a blob again.
+ * makes its text a blob again. char() of a serial's length (at most 20) or of
+ * a reason code (at most 10) is one octet: both stay below 128.
  */
 export const CRL_SNAPSHOT_SQL = `SELECT count(*) AS n,
        CAST(group_concat(char(length(serial) / 2) || unhex(serial), '') AS BLOB) AS serials,
