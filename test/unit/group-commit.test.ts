@@ -2,7 +2,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../src/audit/audit-chain.js";
+import { AuditAppender } from "../../src/store/sqlite/audit-appender.js";
+import { GroupCommitQueue } from "../../src/store/sqlite/group-commit.js";
+import { IssuanceBatchWriter } from "../../src/store/sqlite/issuance-batch.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { type SyncCallback, WalSync } from "../../src/store/sqlite/wal-sync.js";
 import type { AuditEvent, CertificateRecord } from "../../src/store/store.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -92,10 +96,30 @@ describe("group commit", () => {
     expect(await auditSubjects()).toHaveLength(35);
   });
 
-  it("answers after the WAL is synced, and restores the connection's full sync for other writes", async () => {
+  it("holds the answer to a committed batch until the WAL sync has finished", async () => {
+    const syncs: SyncCallback[] = [];
+    const queue = new GroupCommitQueue(store.db, new IssuanceBatchWriter(store.db, new AuditAppender(store.db)), {
+      busyTimeoutMs: 1_000,
+      synchronous: "FULL",
+      walSync: new WalSync("/unused", (_path, done) => syncs.push(done)),
+    });
+    const c = cert();
+    let settled = false;
+    const answer = queue.submit({ kind: "certificate", cert: c, audit: audit(c.serial), at: NOW }).finally(() => {
+      settled = true;
+    });
+    while (syncs.length === 0) await new Promise((r) => setImmediate(r));
+    // committed, and the sync asked for, but not finished: the caller is still waiting
+    expect(await store.getCertificate(c.serial)).toBeDefined();
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    syncs[0]?.(null);
+    await expect(answer).resolves.toMatchObject({ ok: true });
+  });
+
+  it("restores the connection's full sync for the writes that are not batched", async () => {
     const c = cert();
     await store.recordCertificate(c, audit(c.serial));
-    expect(await store.getCertificate(c.serial)).toBeDefined();
     // 2 = FULL: revocations, CRL numbers and the rest still sync as they commit
     expect(store.db.pragma("synchronous", { simple: true })).toBe(2);
   });
