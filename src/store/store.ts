@@ -95,16 +95,13 @@ export interface StoredCrl {
 }
 
 /**
- * Revocations for one CRL as three packed buffers (no object per entry: a CRL
- * can list a million): `serials` holds each serial as one length byte then
- * its unsigned big-endian bytes; `times` a 4-byte big-endian epoch second per
- * entry; `reasons` one reason-code byte per entry.
+ * Revocations for one CRL: `der` is every entry of its revokedCertificates
+ * list, DER-encoded and concatenated (no object per entry: a CRL can list a
+ * million).
  */
-export interface RevokedColumns {
+export interface RevokedEntries {
   count: number;
-  serials: Buffer;
-  times: Buffer;
-  reasons: Buffer;
+  der: Buffer;
   /** Earliest expiry among them (epoch ms), or null if none. */
   earliestExpiry: number | null;
 }
@@ -183,7 +180,7 @@ export interface Store {
    */
   crlsNeedingBuild(issuerIds: string[], now: number, refreshBefore: number): Promise<string[]>;
   /** A snapshot for building a CRL: the next number, the revision it covers, unexpired revocations. */
-  beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedColumns }>;
+  beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedEntries }>;
   /** Stores a built CRL unless a newer one was stored meanwhile; true if stored. */
   saveCrl(crl: StoredCrl, revision: number): Promise<boolean>;
   getCrl(issuerId: string): Promise<StoredCrl | undefined>;

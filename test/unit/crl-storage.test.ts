@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { encodeRevokedEntries } from "../../src/crl/build-crl.js";
 import { packageRoot } from "../../src/package-root.js";
 import { loadMigrations, migrate } from "../../src/store/sqlite/migrate.js";
 import { CRL_SNAPSHOT_SQL, SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -19,6 +20,22 @@ function storeWithIssuer(): SqliteStore {
   store.db.pragma("foreign_keys = OFF"); // no CA key row needed to store CRLs
   store.db.prepare("INSERT INTO crls (issuer_id) VALUES ('ca-1')").run();
   return store;
+}
+
+const insertCertificate = (store: SqliteStore) =>
+  store.db.prepare(
+    "INSERT INTO certificates (serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason) VALUES (?, 'spiffe://example.org/w', ?, 0, ?, x'00', 'test', 0, ?, ?)",
+  );
+
+/** Splits concatenated DER entries (short-form lengths: every entry is under 128 octets). */
+function splitEntries(der: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < der.length; at += 2 + (der[at + 1] as number)) {
+    expect(der[at]).toBe(0x30);
+    expect(der[at + 1]).toBeLessThan(0x80);
+    out.push(der.subarray(at, at + 2 + (der[at + 1] as number)));
+  }
+  return out;
 }
 
 const crl = (number: number, der: Buffer): StoredCrl => ({
@@ -85,23 +102,30 @@ describe("stored CRLs", () => {
     }
   });
 
-  it("snapshots revoked entries byte for byte: zero octets inside serials, any length, no reason, expired ones left out", async () => {
+  it("snapshots each revoked entry as the TypeScript encoder writes it: sign octets, zero octets, every reason, both time forms; expired ones left out", async () => {
     const store = storeWithIssuer();
     try {
-      const insert = store.db.prepare(
-        "INSERT INTO certificates (serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason) VALUES (?, 'spiffe://example.org/w', ?, 0, ?, x'00', 'test', 0, ?, ?)",
-      );
       const rows = [
         { serial: "4000000000000000000000000000ff00", revokedAt: NOW - 1_000, reason: 1 },
         { serial: "00", revokedAt: NOW - 2_000, reason: null },
+        { serial: "ff00", revokedAt: NOW - 2_500, reason: 4 }, // INTEGER 00 ff 00
+        { serial: "80", revokedAt: NOW, reason: 0 },
         { serial: "7f00", revokedAt: 1_000, reason: 4 },
         { serial: "5a0000a5", revokedAt: NOW - 3_999, reason: 5 },
+        { serial: "7fffffffffffffffffffffffffffffffffffffff", revokedAt: NOW, reason: 9 }, // 20 octets
+        { serial: "ffffffffffffffffffffffffffffffffffffffff", revokedAt: NOW, reason: 10 }, // 20 octets + sign
+        { serial: "61", revokedAt: Date.UTC(2049, 11, 31, 23, 59, 59), reason: 2 }, // last UTCTime second
+        { serial: "62", revokedAt: Date.UTC(2050, 0, 1), reason: 3 }, // first GeneralizedTime second
+        { serial: "63", revokedAt: Date.UTC(9999, 11, 31, 23, 59, 59, 999), reason: 6 },
+        { serial: "64", revokedAt: NOW, reason: 7 }, // not a defined code: no extension, as unspecified
+        { serial: "65", revokedAt: NOW, reason: 8 },
         ...Array.from({ length: 200 }, (_, i) => ({
-          serial: randomBytes(16).toString("hex"),
-          revokedAt: NOW - i * 1_000,
-          reason: i % 3,
+          serial: `1${randomBytes(16).toString("hex").slice(1)}`, // no leading zero octet
+          revokedAt: NOW - i * 1_000 - (i % 1_000),
+          reason: i % 11,
         })),
       ];
+      const insert = insertCertificate(store);
       for (const r of rows) insert.run(r.serial, "ca-1", NOW + 60_000, r.revokedAt, r.reason);
       insert.run("6e", "ca-1", NOW - 1, NOW - 5_000, 1); // expired: no longer listed
       insert.run("6f", "ca-2", NOW + 60_000, NOW - 5_000, 1); // another issuer's
@@ -109,23 +133,68 @@ describe("stored CRLs", () => {
 
       const { revoked } = await store.beginCrlBuild("ca-1", NOW);
       expect(revoked.count).toBe(rows.length);
-      const got = new Map<string, { seconds: number; reason: number }>();
-      for (let i = 0, at = 0; i < revoked.count; i++) {
-        const length = revoked.serials[at] as number;
-        const serial = revoked.serials.subarray(at + 1, at + 1 + length).toString("hex");
-        at += 1 + length;
-        got.set(serial, { seconds: revoked.times.readUInt32BE(i * 4), reason: revoked.reasons[i] as number });
-      }
-      expect(revoked.serials.length).toBe(rows.reduce((n, r) => n + 1 + r.serial.length / 2, 0));
-      expect(got).toEqual(
-        new Map(rows.map((r) => [r.serial, { seconds: Math.floor(r.revokedAt / 1000), reason: r.reason ?? 0 }])),
+      const expected = rows.map(
+        (r) =>
+          encodeRevokedEntries([{ serialHex: r.serial, revokedAtSeconds: Math.floor(r.revokedAt / 1000), reason: r.reason ?? 0 }])
+            .der,
+      );
+      expect(
+        splitEntries(revoked.der)
+          .map((e) => e.toString("hex"))
+          .sort(),
+      ).toEqual(expected.map((e) => e.toString("hex")).sort());
+    } finally {
+      store.close();
+    }
+  });
+
+  it.each([
+    ["a serial over 20 octets", "01".repeat(21), NOW],
+    ["a serial with a leading zero octet (not minimal DER)", "0001", NOW],
+    ["a revocation time past year 9999", "66", Date.UTC(10000, 0, 1)],
+  ])("refuses to build a CRL that would leave out an entry it cannot encode: %s", async (_, serial, revokedAt) => {
+    const store = storeWithIssuer();
+    try {
+      const insert = insertCertificate(store);
+      insert.run("41", "ca-1", NOW + 60_000, NOW, 1);
+      insert.run(serial, "ca-1", NOW + 60_000, revokedAt, 1);
+      await expect(store.beginCrlBuild("ca-1", NOW)).rejects.toThrow(
+        /1 revoked certificate\(s\) of issuer ca-1 cannot be listed/,
       );
     } finally {
       store.close();
     }
   });
 
-  it("reads each entry's packed parts from the index, computing nothing per row", () => {
+  it("lists certificates revoked before the upgrade to migration 0007", async () => {
+    const path = `${tmp.dir}/v6.db`;
+    const old = new Database(path);
+    old.pragma("journal_mode = WAL");
+    old.pragma("foreign_keys = OFF");
+    migrate(
+      old,
+      loadMigrations(join(packageRoot(), "migrations")).filter((m) => m.version < 7),
+      NOW,
+    );
+    old.prepare("INSERT INTO crls (issuer_id) VALUES ('ca-1')").run();
+    old
+      .prepare(
+        "INSERT INTO certificates (serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason) VALUES ('4a', 'spiffe://example.org/w', 'ca-1', 0, ?, x'00', 'test', 0, ?, 1)",
+      )
+      .run(NOW + 60_000, NOW);
+    old.close();
+
+    const store = new SqliteStore(path, { now: () => NOW });
+    try {
+      const { revoked } = await store.beginCrlBuild("ca-1", NOW);
+      expect(revoked.count).toBe(1);
+      expect(revoked.der).toEqual(encodeRevokedEntries([{ serialHex: "4a", revokedAtSeconds: NOW / 1000, reason: 1 }]).der);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("reads each entry's DER from the index, computing nothing per row", () => {
     const store = storeWithIssuer();
     try {
       const program = store.db.prepare(`EXPLAIN ${CRL_SNAPSHOT_SQL}`).all("ca-1", NOW) as Array<{ opcode: string; p1: number }>;

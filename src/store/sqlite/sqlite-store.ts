@@ -11,7 +11,7 @@ import type {
   IssueOutcome,
   JoinTokenRecord,
   JwtSvidRecord,
-  RevokedColumns,
+  RevokedEntries,
   Store,
   StoredCrl,
 } from "../store.js";
@@ -24,23 +24,18 @@ import { WalSync } from "./wal-sync.js";
 type Row = Record<string, unknown>;
 
 /**
- * A CRL build's snapshot of one issuer's revoked entries, packed by SQLite
- * into the three blobs of a RevokedList (~20 ms for 100k rows; handing rows
- * to JS one by one costs ~150 ms and an object each). The index of migration
- * 0006 holds each entry's parts already packed, and SQLite reads them from it
- * only while these expressions stay identical to the index's own (a test
- * checks that nothing is computed per row). All aggregates of one query visit
- * the same rows in the same order, so the blobs line up. group_concat keeps a
- * value's bytes as they are (length-counted: zero octets survive) and CAST
- * makes its text a blob again. char() of a serial's length (at most 20) or of
- * a reason code (at most 10) is one octet: both stay below 128.
+ * A CRL build's snapshot of one issuer's revoked entries: the DER of every
+ * entry, concatenated by SQLite from the index of migration 0007, which holds
+ * each entry already encoded (100k entries: one 4.6 MB blob, no object or
+ * encoding work per entry in JS). group_concat keeps a value's bytes as they
+ * are (length-counted: zero octets survive) and CAST makes its text a blob
+ * again. count(crl_entry) falls short of count(*) only if SQLite could not
+ * encode an entry; the build then fails rather than leave it out.
  */
-export const CRL_SNAPSHOT_SQL = `SELECT count(*) AS n,
-       CAST(group_concat(char(length(serial) / 2) || unhex(serial), '') AS BLOB) AS serials,
-       CAST(group_concat(unhex(printf('%08x', revoked_at / 1000)), '') AS BLOB) AS times,
-       CAST(group_concat(char(coalesce(revocation_reason, 0)), '') AS BLOB) AS reasons,
+export const CRL_SNAPSHOT_SQL = `SELECT count(*) AS n, count(crl_entry) AS encoded,
+       CAST(group_concat(crl_entry, '') AS BLOB) AS der,
        min(not_after) AS earliest
-FROM certificates INDEXED BY certificates_crl_entries
+FROM certificates INDEXED BY certificates_crl_der
 WHERE issuer_id = ? AND revoked_at IS NOT NULL AND not_after > ?`;
 
 const BUSY_TIMEOUT_MS = 10_000;
@@ -367,7 +362,7 @@ export class SqliteStore implements Store {
     return issuerIds.filter((id) => q.get(id, refreshBefore, now) !== undefined);
   }
 
-  async beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedColumns }> {
+  async beginCrlBuild(issuerId: string, now: number): Promise<{ number: number; revision: number; revoked: RevokedEntries }> {
     // The number is taken first, in its own short write; the snapshot is read
     // after it without holding the write lock. A CRL saved with an older
     // revision stays stale (built_revision < revision) and is rebuilt, so no
@@ -386,18 +381,16 @@ export class SqliteStore implements Store {
         };
         const agg = this.db.prepare(CRL_SNAPSHOT_SQL).get(issuerId, now) as {
           n: number;
-          serials: Buffer | null;
-          times: Buffer | null;
-          reasons: Buffer | null;
+          encoded: number;
+          der: Buffer | null;
           earliest: number | null;
         };
-        const revoked: RevokedColumns = {
-          count: agg.n,
-          serials: agg.serials ?? Buffer.alloc(0),
-          times: agg.times ?? Buffer.alloc(0),
-          reasons: agg.reasons ?? Buffer.alloc(0),
-          earliestExpiry: agg.earliest,
-        };
+        if (agg.encoded !== agg.n) {
+          throw new Error(
+            `${agg.n - agg.encoded} revoked certificate(s) of issuer ${issuerId} cannot be listed in a CRL (serial over 20 octets or revocation time out of range)`,
+          );
+        }
+        const revoked: RevokedEntries = { count: agg.n, der: agg.der ?? Buffer.alloc(0), earliestExpiry: agg.earliest };
         return { number: allocated.last_number, revision, revoked };
       })
       .deferred();
