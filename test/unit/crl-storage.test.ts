@@ -102,7 +102,7 @@ describe("stored CRLs", () => {
     }
   });
 
-  it("snapshots each revoked entry as the TypeScript encoder writes it: sign octets, zero octets, every reason, both time forms; expired ones left out", async () => {
+  it("snapshots each revoked entry as the TypeScript encoder writes it: sign octets, zero octets, every reason, both time forms, expired ones left out", async () => {
     const store = storeWithIssuer();
     try {
       const rows = [
