@@ -10,6 +10,7 @@ import { JoinTokenAttestor } from "./attest/join-token.js";
 import { JwtIssuerAttestor } from "./attest/jwt-issuer.js";
 import { X509PeerAuthenticator } from "./attest/x509-peer.js";
 import { AuditTail } from "./audit/audit-tail.js";
+import { type Duty, runDuties } from "./background-duties.js";
 import { certificateFingerprint } from "./ca/ca-keys.js";
 import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
 import { openCa } from "./ca/open-ca.js";
@@ -160,29 +161,43 @@ export async function startTessera(
   let stopped = false;
   let busy = false;
   let nextPrune = clock.now().getTime() + 60_000;
+  const duties: Duty[] = [
+    {
+      name: "key lifecycle and reload",
+      run: async () => {
+        const rotated = leader ? await lifecycle.tick() : false;
+        if ((await ca.reload()) || rotated) {
+          writeBundle();
+          applyTls();
+        }
+      },
+    },
+    { name: "CRL", run: () => crl.refresh({ build: leader }) },
+    { name: "rate limiter", run: async () => rateLimiter?.sweep() },
+    { name: "audit shipping", run: async () => (leader ? auditTail.drain() : undefined) },
+    {
+      name: "pruning",
+      run: async () => {
+        const now = clock.now().getTime();
+        if (!leader || now < nextPrune) return;
+        nextPrune = now + PRUNE_INTERVAL_MS;
+        await prune({ store, clock }, config.retentionMs, "tessera");
+      },
+    },
+    {
+      name: "server certificate renewal",
+      run: async () => {
+        if (clock.now().getTime() < serverCert.renewAt) return;
+        serverCert = await issueServerCertificate({ store, ca, clock, crlBaseUrl }, [...config.dnsNames]);
+        applyTls();
+      },
+    },
+  ];
   const tick = async () => {
     if (busy || stopped) return;
     busy = true;
     try {
-      const rotated = leader ? await lifecycle.tick() : false;
-      if ((await ca.reload()) || rotated) {
-        writeBundle();
-        applyTls();
-      }
-      await crl.refresh({ build: leader });
-      const now = clock.now().getTime();
-      rateLimiter?.sweep();
-      if (leader) await auditTail.drain();
-      if (leader && now >= nextPrune) {
-        nextPrune = now + PRUNE_INTERVAL_MS;
-        await prune({ store, clock }, config.retentionMs, "tessera");
-      }
-      if (now >= serverCert.renewAt) {
-        serverCert = await issueServerCertificate({ store, ca, clock, crlBaseUrl }, [...config.dnsNames]);
-        applyTls();
-      }
-    } catch (err) {
-      logger.error({ err }, "background refresh failed");
+      await runDuties(duties, logger);
     } finally {
       busy = false;
     }

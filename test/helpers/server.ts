@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { DEFAULT_INIT, initializeCa } from "../../src/ca/init-ca.js";
 import { type Clock, systemClock } from "../../src/clock.js";
 import { makeServeConfig, type ServeConfig } from "../../src/config.js";
@@ -23,7 +23,14 @@ export interface TestServer extends RunningTessera {
 
 /** Initialises a CA in a temp dir (unless given one) and runs the real server in-process on loopback ports. */
 export async function startTestServer(
-  options: { dataDir?: string; clock?: Clock; config?: Partial<ServeConfig>; env?: NodeJS.ProcessEnv; keyType?: string } = {},
+  options: {
+    dataDir?: string;
+    clock?: Clock;
+    config?: Partial<ServeConfig>;
+    env?: NodeJS.ProcessEnv;
+    keyType?: string;
+    logger?: Logger;
+  } = {},
 ): Promise<TestServer> {
   const tmp = options.dataDir ? undefined : tempDir();
   const dataDir = options.dataDir ?? join(tmp?.dir as string, "data");
@@ -44,7 +51,7 @@ export async function startTestServer(
     pollIntervalMs: 100,
     ...options.config,
   });
-  const running = await startTessera(config, { env, clock, logger: pino({ level: "silent" }) });
+  const running = await startTessera(config, { env, clock, logger: options.logger ?? pino({ level: "silent" }) });
   const bundle = readFileSync(running.bundlePath, "utf8");
   return {
     ...running,

@@ -1,5 +1,8 @@
+import Database from "better-sqlite3";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
+import { dataFiles } from "../../src/data-dir.js";
 import { call } from "../helpers/https-client.js";
 import { openssl, opensslCsr, writeTemp } from "../helpers/openssl.js";
 import { runCli, spawnServe, startTestServer, type TestServer, waitFor } from "../helpers/server.js";
@@ -212,6 +215,61 @@ describe("expired certificates", () => {
         2000,
       );
       expect(dropped).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("a CRL that cannot be built", () => {
+  it("is not published without the entry it cannot encode, is logged, and the server's other duties go on", async () => {
+    const logLines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => logLines.push(line) });
+    const server = await startTestServer({ logger });
+    try {
+      const issued = await issueVia(server.apiUrl, server.bundle, server.dataDir);
+      const before = await crlFor(issued.certificate);
+
+      // a revoked row no Tessera writer makes: its serial has a leading zero octet (not DER)
+      const db = new Database(dataFiles(server.dataDir).database);
+      const shippedAndLatest = () =>
+        db
+          .prepare(
+            "SELECT (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'audit_shipped_seq') AS shipped, (SELECT max(seq) FROM audit_log) AS latest",
+          )
+          .get() as { shipped: number; latest: number };
+      try {
+        const issuer = db.prepare("SELECT issuer_id FROM certificates WHERE serial = ?").pluck().get(issued.serial);
+        db.prepare(
+          "INSERT INTO certificates (serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason) VALUES ('0001', 'spiffe://example.org/odd', ?, 0, ?, x'00', 'test', 0, ?, 1)",
+        ).run(issuer, Date.now() + 3_600_000, Date.now());
+        db.prepare("UPDATE crls SET revision = revision + 1 WHERE issuer_id = ?").run(issuer);
+
+        // audit shipping runs after the CRL in each round: it must still ship a new row
+        expect(runCli(["token", "create", "--spiffe-id", "spiffe://example.org/next", "--data-dir", server.dataDir]).status).toBe(
+          0,
+        );
+        const shipped = await waitFor(async () => {
+          const s = shippedAndLatest();
+          return s.shipped === s.latest ? s : undefined;
+        }, 5_000);
+        expect(shipped).toBeDefined();
+        expect(logLines.some((l) => l.includes("background duty failed: CRL") && l.includes("cannot be listed in a CRL"))).toBe(
+          true,
+        );
+        expect((await crlFor(issued.certificate)).number).toBe(before.number);
+
+        // once the row is gone, a revocation is published as usual
+        db.prepare("DELETE FROM certificates WHERE serial = '0001'").run();
+        expect(runCli(["revoke", issued.serial, "--data-dir", server.dataDir]).status).toBe(0);
+        const after = await waitFor(async () => {
+          const crl = await crlFor(issued.certificate);
+          return crl.serials.includes(issued.serial) ? crl : undefined;
+        }, 5_000);
+        expect(after?.number).toBeGreaterThan(before.number);
+      } finally {
+        db.close();
+      }
     } finally {
       await server.stop();
     }
