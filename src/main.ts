@@ -147,7 +147,9 @@ export async function startTessera(
   // no TLS 1.2 renegotiation: a client-initiated renegotiation ends the connection
   httpsServer.on("secureConnection", (socket: TLSSocket) => socket.disableRenegotiation());
   httpServer?.on("request", createPublicApp(deps));
-  await crl.refresh({ build: true });
+  // A CRL that cannot be built must not keep the CA from starting: the last
+  // one built is served, and every background round tries again.
+  await crl.refresh({ build: true }).catch((err: unknown) => logger.error({ err }, "CRL build failed at start"));
 
   const bundlePath = dataFiles(config.dataDir).bundle;
   const writeBundle = () => {

@@ -58,14 +58,17 @@ export class CrlService {
 
   /**
    * Rebuilds what needs it (unless `build` is false: another process does),
-   * then loads any stored CRL newer than the cached one.
+   * then loads any stored CRL newer than the cached one. An issuer whose
+   * build fails keeps its last stored CRL; the failures are thrown after every
+   * other issuer was built and every CRL loaded.
    */
   async refresh(options: { build?: boolean } = {}): Promise<void> {
     const now = this.clock.now().getTime();
     const issuers = this.ca.published("x509_intermediate").map((k) => k.record.id);
+    const failures: unknown[] = [];
     if (options.build ?? true) {
       const due = await this.store.crlsNeedingBuild(issuers, now, now + this.options.validityMs / 2);
-      for (const id of due) await this.build(id);
+      for (const id of due) await this.build(id).catch((err: unknown) => failures.push(err));
     }
     for (const id of issuers) {
       const number = await this.store.crlNumber(id);
@@ -74,6 +77,8 @@ export class CrlService {
       if (stored) this.cache.set(id, served(stored));
     }
     for (const id of this.cache.keys()) if (!issuers.includes(id)) this.cache.delete(id);
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, `${failures.length} CRLs could not be built`);
   }
 
   private async build(issuerId: string): Promise<void> {

@@ -1,7 +1,9 @@
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/clock.js";
+import { DEFAULT_INIT, initializeCa } from "../../src/ca/init-ca.js";
+import { ManualClock, systemClock } from "../../src/clock.js";
 import { dataFiles } from "../../src/data-dir.js";
 import { call } from "../helpers/https-client.js";
 import { openssl, opensslCsr, writeTemp } from "../helpers/openssl.js";
@@ -32,7 +34,10 @@ async function issueVia(apiUrl: string, bundle: string, dataDir: string, spiffeI
 /** The CRL named in a certificate's distribution point, as PEM (fetched the way a verifier would). */
 async function crlFor(cert: string): Promise<{ pem: string; number: number; serials: string[] }> {
   const cdp = openssl(["x509", "-noout", "-ext", "crlDistributionPoints"], cert).stdout;
-  const url = /URI:(\S+)/.exec(cdp)?.[1] as string;
+  return crlAt(/URI:(\S+)/.exec(cdp)?.[1] as string);
+}
+
+async function crlAt(url: string): Promise<{ pem: string; number: number; serials: string[] }> {
   const reply = await call(url);
   expect(reply.status).toBe(200);
   const crl = new x509.X509Crl(reply.body);
@@ -221,6 +226,15 @@ describe("expired certificates", () => {
   });
 });
 
+/** A revoked row no Tessera writer makes (its serial has a leading zero octet: not DER), next to `serial` under the same issuer, making that issuer's CRL stale. */
+function insertUnencodableRevocation(db: Database.Database, serial: string): void {
+  const issuer = db.prepare("SELECT issuer_id FROM certificates WHERE serial = ?").pluck().get(serial);
+  db.prepare(
+    "INSERT INTO certificates (serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason) VALUES ('0001', 'spiffe://example.org/odd', ?, 0, ?, x'00', 'test', 0, ?, 1)",
+  ).run(issuer, Date.now() + 3_600_000, Date.now());
+  db.prepare("UPDATE crls SET revision = revision + 1 WHERE issuer_id = ?").run(issuer);
+}
+
 describe("a CRL that cannot be built", () => {
   it("is not published without the entry it cannot encode, is logged, and the server's other duties go on", async () => {
     const logLines: string[] = [];
@@ -230,7 +244,6 @@ describe("a CRL that cannot be built", () => {
       const issued = await issueVia(server.apiUrl, server.bundle, server.dataDir);
       const before = await crlFor(issued.certificate);
 
-      // a revoked row no Tessera writer makes: its serial has a leading zero octet (not DER)
       const db = new Database(dataFiles(server.dataDir).database);
       const shippedAndLatest = () =>
         db
@@ -239,11 +252,7 @@ describe("a CRL that cannot be built", () => {
           )
           .get() as { shipped: number; latest: number };
       try {
-        const issuer = db.prepare("SELECT issuer_id FROM certificates WHERE serial = ?").pluck().get(issued.serial);
-        db.prepare(
-          "INSERT INTO certificates (serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason) VALUES ('0001', 'spiffe://example.org/odd', ?, 0, ?, x'00', 'test', 0, ?, 1)",
-        ).run(issuer, Date.now() + 3_600_000, Date.now());
-        db.prepare("UPDATE crls SET revision = revision + 1 WHERE issuer_id = ?").run(issuer);
+        insertUnencodableRevocation(db, issued.serial);
 
         // audit shipping runs after the CRL in each round: it must still ship a new row
         expect(runCli(["token", "create", "--spiffe-id", "spiffe://example.org/next", "--data-dir", server.dataDir]).status).toBe(
@@ -270,6 +279,34 @@ describe("a CRL that cannot be built", () => {
       } finally {
         db.close();
       }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("does not keep the server from starting: the last CRL built is served", async () => {
+    const dataDir = join(tmp.dir, "unbuildable-crl");
+    await initializeCa(dataDir, { ...DEFAULT_INIT, trustDomain: "example.org" }, {}, systemClock);
+    let server = await startTestServer({ dataDir });
+    const issued = await issueVia(server.apiUrl, server.bundle, dataDir);
+    const before = await crlFor(issued.certificate);
+    await server.stop();
+
+    const db = new Database(dataFiles(dataDir).database);
+    try {
+      insertUnencodableRevocation(db, issued.serial);
+    } finally {
+      db.close();
+    }
+    const logLines: string[] = [];
+    server = await startTestServer({ dataDir, logger: pino({ level: "info" }, { write: (l: string) => logLines.push(l) }) });
+    try {
+      expect(logLines.some((l) => l.includes("CRL build failed at start") && l.includes("cannot be listed in a CRL"))).toBe(true);
+      // the certificate's distribution point names the first run's port: ask this server
+      const served = await crlAt(server.crlUrl);
+      expect(served.pem).toBe(before.pem);
+      expect(served.number).toBe(before.number);
+      expect((await server.request("/readyz")).status).toBe(200);
     } finally {
       await server.stop();
     }

@@ -393,7 +393,7 @@ export class SqliteStore implements Store {
         };
         if (agg.encoded !== agg.n) {
           throw new Error(
-            `${agg.n - agg.encoded} revoked certificate(s) of issuer ${issuerId} cannot be listed in a CRL (serial over 20 octets or revocation time out of range)`,
+            `${agg.n - agg.encoded} revoked certificate(s) of issuer ${issuerId} cannot be listed in a CRL (a serial over 20 octets or not in minimal form, or a revocation time out of range)`,
           );
         }
         const revoked: RevokedEntries = { count: agg.n, der: agg.der ?? Buffer.alloc(0), earliestExpiry: agg.earliest };
