@@ -42,6 +42,14 @@ export function registerCrl(program: Command): void {
     .option("--pem", "print as PEM")
     .option("--all", "with --pem: the CRLs of every published issuing CA")
     .action(async (opts: GlobalOptions & { pem?: boolean; all?: boolean }) => {
+      if (opts.all && !opts.pem) throw new TesseraError("invalid_argument", "--all needs --pem (DER holds one CRL)");
+      // like curl, keep binary output off a terminal, where it would only garble the screen
+      if (!opts.pem && process.stdout.isTTY) {
+        throw new TesseraError(
+          "invalid_argument",
+          "the CRL is DER (binary): redirect it to a file (tessera crl > ca.crl) or use --pem",
+        );
+      }
       await withCa(opts, async ({ store, ca }) => {
         const { CrlService } = await import("../../src/crl/crl-service.js");
         const crl = new CrlService(store, ca, systemClock);

@@ -1,10 +1,11 @@
+import { spawnSync } from "node:child_process";
 import type { X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { connect } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import { call } from "../helpers/https-client.js";
 import { openssl } from "../helpers/openssl.js";
-import { runCli, spawnServe } from "../helpers/server.js";
+import { CLI, runCli, spawnServe } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir();
@@ -116,6 +117,23 @@ describe("init and key protection", () => {
     // the database holds no plaintext private key
     const db = readFileSync(`${dataDir}/tessera.db`);
     expect(db.includes(Buffer.from("PRIVATE KEY"))).toBe(false);
+  });
+
+  it("prints the CRL as DER to a pipe, and refuses to put DER on a terminal", () => {
+    const dataDir = `${tmp.dir}/crl-out`;
+    expect(runCli(["init", "--trust-domain", "example.org", "--data-dir", dataDir]).status).toBe(0);
+    const der = spawnSync(process.execPath, [CLI, "crl", "--data-dir", dataDir]).stdout;
+    expect(openssl(["crl", "-inform", "DER", "-noout", "-text"], der).stdout).toContain("Version 2");
+    // script(1) runs the command on a pseudo-terminal
+    const tty = spawnSync("script", ["-qec", `${process.execPath} ${CLI} crl --data-dir ${dataDir}`, "/dev/null"], {
+      encoding: "utf8",
+    });
+    expect(tty.status).not.toBe(0);
+    expect(tty.stdout).toContain("tessera: the CRL is DER (binary): redirect it to a file");
+    expect(tty.stdout).not.toContain("Tessera Issuing CA"); // no DER written
+    const all = runCli(["crl", "--all", "--data-dir", dataDir]);
+    expect(all.status).not.toBe(0);
+    expect(all.stderr.trim()).toBe("tessera: --all needs --pem (DER holds one CRL)");
   });
 
   it("says in one line that the listen address is taken", async () => {
