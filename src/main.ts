@@ -10,7 +10,7 @@ import { JoinTokenAttestor } from "./attest/join-token.js";
 import { JwtIssuerAttestor } from "./attest/jwt-issuer.js";
 import { X509PeerAuthenticator } from "./attest/x509-peer.js";
 import { AuditTail } from "./audit/audit-tail.js";
-import { type Duty, runDuties } from "./background-duties.js";
+import { type Duty, DutyRunner } from "./background-duties.js";
 import { certificateFingerprint } from "./ca/ca-keys.js";
 import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
 import { openCa } from "./ca/open-ca.js";
@@ -195,11 +195,13 @@ export async function startTessera(
       },
     },
   ];
+  // backoff is in real time (how busy the event loop is), not the CA clock
+  const runner = new DutyRunner(duties, logger);
   const tick = async () => {
     if (busy || stopped) return;
     busy = true;
     try {
-      await runDuties(duties, logger);
+      await runner.runRound();
     } finally {
       busy = false;
     }
