@@ -31,11 +31,20 @@ interface Failing {
 export class DutyRunner {
   private readonly failing = new Map<string, Failing>();
 
+  private readonly now: () => number;
+
   constructor(
     private readonly duties: readonly Duty[],
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+    private readonly options: {
+      /** Real time by default: backoff is about how busy the process is, not the CA's clock. */
+      now?: () => number;
+      /** Called at every failure (a metrics counter, say), logged or not. */
+      onFailure?: (duty: string) => void;
+    } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
 
   /** One round; returns the names of the duties that failed in it. */
   async runRound(): Promise<string[]> {
@@ -51,6 +60,7 @@ export class DutyRunner {
         }
       } catch (err) {
         failed.push(duty.name);
+        this.options.onFailure?.(duty.name);
         this.recordFailure(duty.name, before, err);
       }
     }

@@ -27,10 +27,12 @@ function harness(crl: () => Promise<void>) {
     },
     { name: "renewal", run: async () => void ran.push("renewal") },
   ];
-  const runner = new DutyRunner(duties, logger, () => now);
+  const failures: string[] = [];
+  const runner = new DutyRunner(duties, logger, { now: () => now, onFailure: (duty) => failures.push(duty) });
   return {
     lines,
     ran,
+    failures,
     runner,
     advance: (ms: number) => {
       now += ms;
@@ -45,6 +47,7 @@ describe("background duties", () => {
     });
     expect(await h.runner.runRound()).toEqual(["CRL"]);
     expect(h.ran).toEqual(["first", "CRL", "renewal"]);
+    expect(h.failures).toEqual(["CRL"]);
     expect(h.lines).toHaveLength(1);
     expect(h.lines[0]).toMatchObject({
       level: 50,
@@ -110,6 +113,7 @@ describe("background duties", () => {
     );
     expect(Math.max(...waits)).toBe(MAX_BACKOFF_MS);
     expect(logged().length).toBeLessThan(12);
+    expect(h.failures).toHaveLength(12); // counted every time, logged or not
     expect(logged()[1]).toMatchObject({ failures: 5, err: { message: "database is locked" } });
   });
 });

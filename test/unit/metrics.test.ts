@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { Metrics } from "../../src/http/metrics.js";
+
+describe("Prometheus metrics", () => {
+  it("renders counters and gauges, one series per label set, with label values that cannot break the format", () => {
+    const m = new Metrics();
+    m.describe("t_issued_total", "issued");
+    m.count("t_issued_total", { kind: "x509" });
+    m.count("t_issued_total", { kind: "x509" }, 2);
+    m.count("t_issued_total", { kind: 'jwt"\n{evil}' });
+    m.gauge("t_up", () => 1);
+    m.describe("t_next", "next update");
+    m.gauge("t_next", () => [
+      { labels: { issuer: "ca-1" }, value: 1_800_000_000 },
+      { labels: { issuer: "ca-2" }, value: 1_800_000_060.5 },
+    ]);
+    expect(m.render()).toBe(
+      [
+        "# HELP t_issued_total issued",
+        "# TYPE t_issued_total counter",
+        't_issued_total{kind="x509"} 3',
+        't_issued_total{kind="jwt__{evil}"} 1',
+        "# TYPE t_up gauge",
+        "t_up 1",
+        "# HELP t_next next update",
+        "# TYPE t_next gauge",
+        't_next{issuer="ca-1"} 1800000000',
+        't_next{issuer="ca-2"} 1800000060.5',
+        "",
+      ].join("\n"),
+    );
+  });
+});
