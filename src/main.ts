@@ -17,15 +17,15 @@ import { openCa } from "./ca/open-ca.js";
 import { type Clock, systemClock } from "./clock.js";
 import { formatUrl, type ListenAddress, type ServeConfig } from "./config.js";
 import { loadFileConfig } from "./config-file.js";
-import { CrlService, type ServedCrl } from "./crl/crl-service.js";
+import { CrlService } from "./crl/crl-service.js";
 import { dataFiles, isInitialized } from "./data-dir.js";
 import { TesseraError } from "./errors.js";
 import { issueServerCertificate } from "./flows/issue-server-certificate.js";
 import { prune } from "./flows/prune.js";
 import { createApiApp, createPublicApp } from "./http/app.js";
 import type { HttpDeps } from "./http/deps.js";
-import { Metrics } from "./http/metrics.js";
 import { RateLimiter } from "./http/rate-limit.js";
+import { METRIC, serverMetrics } from "./http/server-metrics.js";
 import { secureContextOptions, serverTlsOptions } from "./http/tls.js";
 import { createLogger } from "./log.js";
 import { CsrCheckPool } from "./x509/csr-pool.js";
@@ -97,34 +97,8 @@ export async function startTessera(
   if (leader) await lifecycle.tick();
   const auditTail = new AuditTail(store, logger);
   await auditTail.resume();
-  const metrics = new Metrics();
-  metrics.describe("tessera_svid_issued_total", "SVIDs issued");
-  metrics.describe("tessera_http_errors_total", "HTTP error responses by code");
-  metrics.describe(
-    "tessera_background_duty_failures_total",
-    "Failed runs of a background duty (key lifecycle, CRL, audit shipping, pruning, server certificate renewal) in this process",
-  );
-  metrics.describe("tessera_crl_number", "cRLNumber of the CRL served for each issuing CA");
-  metrics.describe("tessera_crl_this_update_timestamp_seconds", "thisUpdate of the CRL served for each issuing CA");
-  metrics.describe(
-    "tessera_crl_next_update_timestamp_seconds",
-    "nextUpdate of the CRL served for each issuing CA (a CRL is rebuilt at half its validity: alert well before this)",
-  );
   const crl = new CrlService(store, ca, clock, { validityMs: config.crlValidityMs });
-  const perIssuer = (value: (c: ServedCrl) => number) => () =>
-    crl.all().map((c) => ({ labels: { issuer: c.issuerId }, value: value(c) }));
-  metrics.gauge(
-    "tessera_crl_number",
-    perIssuer((c) => c.number),
-  );
-  metrics.gauge(
-    "tessera_crl_this_update_timestamp_seconds",
-    perIssuer((c) => c.thisUpdate / 1000),
-  );
-  metrics.gauge(
-    "tessera_crl_next_update_timestamp_seconds",
-    perIssuer((c) => c.nextUpdate / 1000),
-  );
+  const metrics = serverMetrics(crl, ca);
 
   // Listen first: the CRL URL in every certificate names the real port.
   const httpsServer = createHttpsServer({ minVersion: "TLSv1.2" });
@@ -220,7 +194,7 @@ export async function startTessera(
     },
   ];
   const runner = new DutyRunner(duties, logger, {
-    onFailure: (duty) => metrics.count("tessera_background_duty_failures_total", { duty }),
+    onFailure: (duty) => metrics.count(METRIC.dutyFailures, { duty }),
   });
   const tick = async () => {
     if (busy || stopped) return;

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, Response } from "express";
 import type { Logger } from "pino";
 import { isTesseraError, TesseraError } from "../errors.js";
 import type { Metrics } from "./metrics.js";
+import { METRIC } from "./server-metrics.js";
 
 export function sendError(res: Response, error: TesseraError): void {
   for (const [k, v] of Object.entries(error.headers)) res.setHeader(k, v);
@@ -36,7 +37,7 @@ function fromBodyParser(err: { type?: string; status?: number; message?: string 
  */
 export function toHttpError(err: unknown, logger: Logger, metrics: Metrics, path: string): TesseraError {
   const known = isTesseraError(err) ? err : fromBodyParser(err as { type?: string });
-  metrics.count("tessera_http_errors_total", { code: known?.code ?? "internal" });
+  metrics.count(METRIC.httpErrors, { code: known?.code ?? "internal" });
   if (!known || known.status >= 500) logger.error({ err, path }, "request failed");
   return known ?? new TesseraError("internal", "internal error");
 }

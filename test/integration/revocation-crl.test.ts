@@ -272,6 +272,9 @@ describe("a CRL that cannot be built", () => {
         expect(Number(/^tessera_background_duty_failures_total\{duty="CRL"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
         expect(metrics).toMatch(new RegExp(`^tessera_crl_number\\{issuer="ca-[0-9a-f]+"\\} ${before.number}$`, "m"));
         expect(metrics).toMatch(/^tessera_crl_next_update_timestamp_seconds\{issuer="ca-[0-9a-f]+"\} \d+$/m);
+        expect(metrics).toMatch(
+          /^tessera_ca_key_not_after_timestamp_seconds\{id="ca-[0-9a-f]+",kind="x509_intermediate",state="active"\} \d+$/m,
+        );
 
         // once the row is gone, a revocation is published at the next retry (failed builds back off, from 0.5 s)
         db.prepare("DELETE FROM certificates WHERE serial = '0001'").run();

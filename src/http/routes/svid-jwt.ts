@@ -1,6 +1,7 @@
 import { issueJwtSvid } from "../../flows/issue-jwt.js";
 import type { HttpDeps } from "../deps.js";
 import type { JsonEndpoint } from "../json-endpoints.js";
+import { METRIC } from "../server-metrics.js";
 
 export function svidJwtEndpoint(deps: HttpDeps): JsonEndpoint {
   return {
@@ -13,7 +14,7 @@ export function svidJwtEndpoint(deps: HttpDeps): JsonEndpoint {
         spiffeId: body.spiffe_id,
         peer: () => deps.peers.authenticate(socket),
       });
-      deps.metrics.count("tessera_svid_issued_total", { type: "jwt" });
+      deps.metrics.count(METRIC.svidsIssued, { type: "jwt" });
       return { status: 201, body: { spiffe_id: svid.spiffeId, token: svid.token, expires_at: svid.expiresAt.toISOString() } };
     },
   };

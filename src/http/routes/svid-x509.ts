@@ -1,6 +1,7 @@
 import { issueX509Svid } from "../../flows/issue-x509.js";
 import type { HttpDeps } from "../deps.js";
 import type { JsonEndpoint } from "../json-endpoints.js";
+import { METRIC } from "../server-metrics.js";
 
 export function svidX509Endpoint(deps: HttpDeps): JsonEndpoint {
   return {
@@ -13,7 +14,7 @@ export function svidX509Endpoint(deps: HttpDeps): JsonEndpoint {
         spiffeId: body.spiffe_id,
         peer: () => deps.peers.authenticate(socket),
       });
-      deps.metrics.count("tessera_svid_issued_total", { type: "x509" });
+      deps.metrics.count(METRIC.svidsIssued, { type: "x509" });
       return {
         status: 201,
         body: {

@@ -1,0 +1,46 @@
+import type { CaManager } from "../ca/manager.js";
+import type { CrlService, ServedCrl } from "../crl/crl-service.js";
+import { Metrics } from "./metrics.js";
+
+/** The names every server process counts under. */
+export const METRIC = {
+  svidsIssued: "tessera_svid_issued_total",
+  httpErrors: "tessera_http_errors_total",
+  dutyFailures: "tessera_background_duty_failures_total",
+} as const;
+
+/**
+ * A server process's metrics: its counters, and gauges read at each scrape
+ * from state every worker shares (the served CRLs, the CA keys), so any
+ * worker answers them alike.
+ */
+export function serverMetrics(crl: CrlService, ca: CaManager): Metrics {
+  const metrics = new Metrics();
+  metrics.describe(METRIC.svidsIssued, "SVIDs issued");
+  metrics.describe(METRIC.httpErrors, "HTTP error responses by code");
+  metrics.describe(
+    METRIC.dutyFailures,
+    "Failed runs of a background duty (key lifecycle, CRL, audit shipping, pruning, server certificate renewal) in this process",
+  );
+  const crlGauges: Array<[string, string, (c: ServedCrl) => number]> = [
+    ["tessera_crl_number", "cRLNumber of the CRL served for each issuing CA", (c) => c.number],
+    ["tessera_crl_this_update_timestamp_seconds", "thisUpdate of the CRL served for each issuing CA", (c) => c.thisUpdate / 1000],
+    [
+      "tessera_crl_next_update_timestamp_seconds",
+      "nextUpdate of the CRL served for each issuing CA (a CRL is rebuilt at half its validity: alert well before this)",
+      (c) => c.nextUpdate / 1000,
+    ],
+  ];
+  for (const [name, help, value] of crlGauges) {
+    metrics.describe(name, help);
+    metrics.gauge(name, () => crl.all().map((c) => ({ labels: { issuer: c.issuerId }, value: value(c) })));
+  }
+  metrics.describe(
+    "tessera_ca_key_not_after_timestamp_seconds",
+    "Expiry of every CA key (root, intermediate, JWT) by state; an active key close to it means rotation has stalled",
+  );
+  metrics.gauge("tessera_ca_key_not_after_timestamp_seconds", () =>
+    ca.records().map((r) => ({ labels: { id: r.id, kind: r.kind, state: r.state }, value: Math.floor(r.notAfter / 1000) })),
+  );
+  return metrics;
+}
