@@ -38,7 +38,7 @@ export function registerCa(program: Command): void {
 
 export function registerCrl(program: Command): void {
   withDataDir(program.command("crl"))
-    .description("print the current CRL of the active issuing CA (DER unless --pem)")
+    .description("print the current CRL of the active issuing CA: DER, to a file or pipe (not a terminal), unless --pem")
     .option("--pem", "print as PEM")
     .option("--all", "with --pem: the CRLs of every published issuing CA")
     .action(async (opts: GlobalOptions & { pem?: boolean; all?: boolean }) => {
