@@ -161,14 +161,22 @@ export async function startTessera(
   let stopped = false;
   let busy = false;
   let nextPrune = clock.now().getTime() + 60_000;
+  let keysChanged = false;
   const duties: Duty[] = [
     {
-      name: "key lifecycle and reload",
+      name: "key lifecycle",
       run: async () => {
-        const rotated = leader ? await lifecycle.tick() : false;
-        if ((await ca.reload()) || rotated) {
+        if (leader && (await lifecycle.tick())) keysChanged = true;
+      },
+    },
+    {
+      // its own duty: keys another process rotated are picked up even while this one's lifecycle step fails
+      name: "CA reload",
+      run: async () => {
+        if ((await ca.reload()) || keysChanged) {
           writeBundle();
           applyTls();
+          keysChanged = false;
         }
       },
     },

@@ -20,7 +20,7 @@ export function serverMetrics(crl: CrlService, ca: CaManager): Metrics {
   metrics.describe(METRIC.httpErrors, "HTTP error responses by code");
   metrics.describe(
     METRIC.dutyFailures,
-    "Failed runs of a background duty (key lifecycle, CRL, audit shipping, pruning, server certificate renewal) in this process",
+    "Failed runs of a background duty (key lifecycle, CA reload, CRL, audit shipping, pruning, server certificate renewal) in this process",
   );
   const crlGauges: Array<[string, string, (c: ServedCrl) => number]> = [
     ["tessera_crl_number", "cRLNumber of the CRL served for each issuing CA", (c) => c.number],
