@@ -22,6 +22,20 @@ function storeWithIssuer(): SqliteStore {
   return store;
 }
 
+/** A database file migrated up to (not including) `version`, with foreign keys off (no CA key rows needed). */
+function databaseBefore(version: number, name: string): { path: string; db: Database.Database } {
+  const path = `${tmp.dir}/${name}.db`;
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("foreign_keys = OFF");
+  migrate(
+    db,
+    loadMigrations(join(packageRoot(), "migrations")).filter((m) => m.version < version),
+    NOW,
+  );
+  return { path, db };
+}
+
 const insertCertificate = (store: SqliteStore) =>
   store.db.prepare(
     "INSERT INTO certificates (serial, spiffe_id, issuer_id, not_before, not_after, der, attestation, issued_at, revoked_at, revocation_reason) VALUES (?, 'spiffe://example.org/w', ?, 0, ?, x'00', 'test', 0, ?, ?)",
@@ -77,13 +91,8 @@ describe("stored CRLs", () => {
   });
 
   it("keeps a CRL stored before migration 0005 (one blob in crls.der)", async () => {
-    const path = `${tmp.dir}/old.db`;
-    const old = new Database(path);
-    old.pragma("journal_mode = WAL");
-    const before = loadMigrations(join(packageRoot(), "migrations")).filter((m) => m.version < 5);
-    migrate(old, before, NOW);
+    const { path, db: old } = databaseBefore(5, "old");
     const der = randomBytes(2048);
-    old.pragma("foreign_keys = OFF");
     old
       .prepare(
         "INSERT INTO crls (issuer_id, number, built_revision, this_update, next_update, der) VALUES ('ca-1', 7, 1, ?, ?, ?)",
@@ -167,14 +176,10 @@ describe("stored CRLs", () => {
   });
 
   it("lists certificates revoked before the upgrade to migration 0007", async () => {
-    const path = `${tmp.dir}/v6.db`;
-    const old = new Database(path);
-    old.pragma("journal_mode = WAL");
-    old.pragma("foreign_keys = OFF");
-    migrate(
-      old,
-      loadMigrations(join(packageRoot(), "migrations")).filter((m) => m.version < 7),
-      NOW,
+    const { path, db: old } = databaseBefore(7, "v6");
+    // the index the first text of migration 0006 built, which 0007 replaces
+    old.exec(
+      "CREATE INDEX certificates_crl_entries ON certificates (issuer_id, not_after, (char(length(serial) / 2) || unhex(serial))) WHERE revoked_at IS NOT NULL",
     );
     old.prepare("INSERT INTO crls (issuer_id) VALUES ('ca-1')").run();
     old
@@ -189,6 +194,13 @@ describe("stored CRLs", () => {
       const { revoked } = await store.beginCrlBuild("ca-1", NOW);
       expect(revoked.count).toBe(1);
       expect(revoked.der).toEqual(encodeRevokedEntries([{ serialHex: "4a", revokedAtSeconds: NOW / 1000, reason: 1 }]).der);
+      const indexes = store.db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'certificates' AND name LIKE 'certificates_crl%'",
+        )
+        .pluck()
+        .all();
+      expect(indexes).toEqual(["certificates_crl_der"]);
     } finally {
       store.close();
     }
