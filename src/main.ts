@@ -146,7 +146,7 @@ export async function startTessera(
   httpsServer.on("secureConnection", (socket: TLSSocket) => socket.disableRenegotiation());
   httpServer?.on("request", createPublicApp(deps));
   // A CRL that cannot be built must not keep the CA from starting: the last
-  // one built is served, and every background round tries again.
+  // one built is served, and the background duties retry it with backoff.
   await crl.refresh({ build: true }).catch((err: unknown) => logger.error({ err }, "CRL build failed at start"));
 
   const bundlePath = dataFiles(config.dataDir).bundle;
