@@ -8,6 +8,7 @@ import { certificateParts } from "../../src/x509/certificate-info.js";
 import { uriConstraintViolation } from "../../src/x509/name-constraints.js";
 import { pemEncode } from "../../src/x509/pem.js";
 import { buildIntermediateCertificate, buildRootCertificate, LeafIssuer } from "../../src/x509/profile.js";
+import { goVerifier } from "../helpers/go-verifier.js";
 import { openssl, writeTemp } from "../helpers/openssl.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -72,6 +73,26 @@ describe("CA profile", () => {
     const r = verify(await leafFor("spiffe://evil.org/web"));
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toContain("permitted subtree violation");
+  });
+
+  it("rejects/a leaf for another trust domain in Go's crypto/x509 too, which accepts the trust domain's own", async () => {
+    const bundle = writeTemp(tmp.dir, "go-root.pem", pemEncode(rootDer, "CERTIFICATE"));
+    const go = async (spiffeId: string, dns: string[] = []) =>
+      goVerifier([
+        "verify",
+        "--chain",
+        writeTemp(tmp.dir, "go-chain.pem", (await leafFor(spiffeId, dns)) + pemEncode(caDer, "CERTIFICATE")),
+        "--bundle",
+        bundle,
+      ]);
+    const ok = await go("spiffe://example.org/web", ["web.internal"]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.json()).toMatchObject({ spiffe_id: "spiffe://example.org/web", dns_names: ["web.internal"] });
+    // Not spiffe://sub.example.org: Go before the fix for CVE-2026-78665 (Debian's 1.19
+    // among them) matches URI constraints like DNS ones, subdomains included.
+    const r = await go("spiffe://evil.org/web");
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("not permitted by any constraint");
   });
 
   it("rejects/the same leaf in Tessera's own verifier, which applies the intermediate's name constraints", async () => {
