@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { goServer, goVerifier, goVerifierAsync } from "../helpers/go-verifier.js";
 import { call } from "../helpers/https-client.js";
-import { type CsrKey, openssl, writeTemp } from "../helpers/openssl.js";
+import { type CsrKey, openssl, opensslCsr, writeTemp } from "../helpers/openssl.js";
 import { runCli, startTestServer, type TestServer, waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 import { bootWorkload, type WorkloadSvid } from "../helpers/workload.js";
@@ -158,6 +158,34 @@ describe("Go's crypto/x509 and crypto/tls as the relying party", () => {
     expect(out.status, out.body).toBe(201);
     expect(JSON.parse(out.body)).toMatchObject({ spiffe_id: "spiffe://example.org/web" });
     expect(out.server_uris).toEqual(["spiffe://example.org/tessera/server"]);
+  });
+
+  it("a Go client renews its X.509-SVID over mutual TLS for a new key, and Go verifies the new one", async () => {
+    const f = files(web, "web");
+    const { csrPem, keyPem } = opensslCsr(tmp.dir, "ec-p256");
+    const r = await goVerifierAsync([
+      "client",
+      "--url",
+      `${server.apiUrl}/v1/svid/x509`,
+      "--cert",
+      f.chain,
+      "--key",
+      f.key,
+      "--bundle",
+      f.bundle,
+      "--body",
+      JSON.stringify({ csr: csrPem }),
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const out = r.json<{ status: number; body: string }>();
+    expect(out.status, out.body).toBe(201);
+    const renewed = { ...JSON.parse(out.body), keyPem } as WorkloadSvid;
+    expect(renewed.spiffe_id).toBe("spiffe://example.org/web");
+    expect(renewed.serial).not.toBe(web.serial);
+    const n = files(renewed, "renewed");
+    const verified = goVerifier(["verify", "--chain", n.chain, "--bundle", n.bundle]);
+    expect(verified.status, verified.stderr).toBe(0);
+    expect(verified.json()).toMatchObject({ spiffe_id: "spiffe://example.org/web" });
   });
 
   it("rejects/a Go client whose SVID comes from another CA: Tessera answers 401 and no token", async () => {
