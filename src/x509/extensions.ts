@@ -69,10 +69,19 @@ export function crlDistributionPoint(url: string): Buffer {
   return extension(OID.cRLDistributionPoints, false, sequence(sequence(explicit(0, fullName))));
 }
 
-/** Name constraints permitting only URIs whose host is `trustDomain` (RFC 5280 §4.2.1.10). */
+/**
+ * Name constraints permitting only URIs whose host is `trustDomain` (RFC 5280 §4.2.1.10).
+ * Per the RFC that already refuses `spiffe://sub.<trustDomain>`, but Go's crypto/x509
+ * before the fix for CVE-2026-78665 matches URI constraints like DNS ones, subdomains
+ * included; excluding `.<trustDomain>` (subdomains only, in both readings) closes that.
+ */
 export function uriNameConstraints(trustDomain: string): Buffer {
-  const subtree = sequence(implicitPrimitive(6, Buffer.from(trustDomain, "ascii")));
-  return extension(OID.nameConstraints, true, sequence(explicit(0, subtree)));
+  const uriSubtree = (host: string) => sequence(implicitPrimitive(6, Buffer.from(host, "ascii")));
+  return extension(
+    OID.nameConstraints,
+    true,
+    sequence(explicit(0, uriSubtree(trustDomain)), explicit(1, uriSubtree(`.${trustDomain}`))),
+  );
 }
 
 /** A Name of UTF8String attributes, e.g. [["O","Tessera"],["CN","x"]]. */

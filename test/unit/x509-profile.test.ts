@@ -62,7 +62,7 @@ describe("CA profile", () => {
   it("the intermediate has pathLenConstraint 0 and name constraints permitting only the trust domain's URIs", () => {
     const text = openssl(["x509", "-noout", "-text"], pemEncode(caDer, "CERTIFICATE")).stdout;
     expect(text).toMatch(/Basic Constraints: critical\s+CA:TRUE, pathlen:0/);
-    expect(text).toMatch(/Name Constraints: critical\s+Permitted:\s+URI:example.org/);
+    expect(text).toMatch(/Name Constraints: critical\s+Permitted:\s+URI:example.org\s+Excluded:\s+URI:.example.org\n/);
   });
 
   it("leaves of the trust domain verify, with DNS names from entries unaffected by URI constraints", async () => {
@@ -73,9 +73,12 @@ describe("CA profile", () => {
     const r = verify(await leafFor("spiffe://evil.org/web"));
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toContain("permitted subtree violation");
+    const sub = verify(await leafFor("spiffe://sub.example.org/web"));
+    expect(sub.status).not.toBe(0);
+    expect(sub.stdout + sub.stderr).toMatch(/(permitted|excluded) subtree violation/);
   });
 
-  it("rejects/a leaf for another trust domain in Go's crypto/x509 too, which accepts the trust domain's own", async () => {
+  it("rejects/a leaf for another trust domain or a subdomain of it in Go's crypto/x509 too, which accepts the trust domain's own", async () => {
     const bundle = writeTemp(tmp.dir, "go-root.pem", pemEncode(rootDer, "CERTIFICATE"));
     const go = async (spiffeId: string, dns: string[] = []) =>
       goVerifier([
@@ -88,11 +91,14 @@ describe("CA profile", () => {
     const ok = await go("spiffe://example.org/web", ["web.internal"]);
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.json()).toMatchObject({ spiffe_id: "spiffe://example.org/web", dns_names: ["web.internal"] });
-    // Not spiffe://sub.example.org: Go before the fix for CVE-2026-78665 (Debian's 1.19
-    // among them) matches URI constraints like DNS ones, subdomains included.
     const r = await go("spiffe://evil.org/web");
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("not permitted by any constraint");
+    // Go before the fix for CVE-2026-78665 (Debian's 1.19 among them) reads the permitted
+    // `example.org` as including subdomains; the excluded `.example.org` refuses them there too.
+    const sub = await go("spiffe://sub.example.org/web");
+    expect(sub.status).not.toBe(0);
+    expect(sub.stderr).toMatch(/excluded by constraint|not permitted by any constraint/);
   });
 
   it("rejects/the same leaf in Tessera's own verifier, which applies the intermediate's name constraints", async () => {
