@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { goServer, goVerifier, goVerifierAsync } from "../helpers/go-verifier.js";
+import { type GoResult, goServer, goVerifier, goVerifierAsync } from "../helpers/go-verifier.js";
 import { call } from "../helpers/https-client.js";
 import { type CsrKey, openssl, opensslCsr, writeTemp } from "../helpers/openssl.js";
 import { runCli, startTestServer, type TestServer, waitFor } from "../helpers/server.js";
@@ -27,6 +27,18 @@ function files(svid: WorkloadSvid, name: string): Files {
     key: writeTemp(tmp.dir, `${name}-key.pem`, svid.keyPem),
     bundle: writeTemp(tmp.dir, `${name}-bundle.pem`, svid.bundle),
   };
+}
+
+/** The Go client: one HTTPS request with `svid`'s chain and key, trusting `bundle`. */
+function goClient(
+  url: string,
+  svid: Files,
+  opts: { bundle?: string; body?: unknown; serverId?: string } = {},
+): Promise<GoResult> {
+  const args = ["client", "--url", url, "--cert", svid.chain, "--key", svid.key, "--bundle", opts.bundle ?? svid.bundle];
+  if (opts.body !== undefined) args.push("--body", JSON.stringify(opts.body));
+  if (opts.serverId) args.push("--server-id", opts.serverId);
+  return goVerifierAsync(args);
 }
 
 interface GoCrl {
@@ -140,19 +152,7 @@ describe("Go's crypto/x509 and crypto/tls as the relying party", () => {
 
   it("a Go client calls Tessera over mutual TLS with its SVID, checks the server's name, and gets a JWT-SVID", async () => {
     const f = files(web, "web");
-    const r = await goVerifierAsync([
-      "client",
-      "--url",
-      `${server.apiUrl}/v1/svid/jwt`,
-      "--cert",
-      f.chain,
-      "--key",
-      f.key,
-      "--bundle",
-      f.bundle,
-      "--body",
-      JSON.stringify({ audience: ["payments"] }),
-    ]);
+    const r = await goClient(`${server.apiUrl}/v1/svid/jwt`, f, { body: { audience: ["payments"] } });
     expect(r.status, r.stderr).toBe(0);
     const out = r.json<{ status: number; body: string; server_uris: string[] }>();
     expect(out.status, out.body).toBe(201);
@@ -163,19 +163,7 @@ describe("Go's crypto/x509 and crypto/tls as the relying party", () => {
   it("a Go client renews its X.509-SVID over mutual TLS for a new key, and Go verifies the new one", async () => {
     const f = files(web, "web");
     const { csrPem, keyPem } = opensslCsr(tmp.dir, "ec-p256");
-    const r = await goVerifierAsync([
-      "client",
-      "--url",
-      `${server.apiUrl}/v1/svid/x509`,
-      "--cert",
-      f.chain,
-      "--key",
-      f.key,
-      "--bundle",
-      f.bundle,
-      "--body",
-      JSON.stringify({ csr: csrPem }),
-    ]);
+    const r = await goClient(`${server.apiUrl}/v1/svid/x509`, f, { body: { csr: csrPem } });
     expect(r.status, r.stderr).toBe(0);
     const out = r.json<{ status: number; body: string }>();
     expect(out.status, out.body).toBe(201);
@@ -189,20 +177,10 @@ describe("Go's crypto/x509 and crypto/tls as the relying party", () => {
   });
 
   it("rejects/a Go client whose SVID comes from another CA: Tessera answers 401 and no token", async () => {
-    const f = files(stranger, "stranger");
-    const r = await goVerifierAsync([
-      "client",
-      "--url",
-      `${server.apiUrl}/v1/svid/jwt`,
-      "--cert",
-      f.chain,
-      "--key",
-      f.key,
-      "--bundle",
-      files(web, "web").bundle,
-      "--body",
-      JSON.stringify({ audience: ["payments"] }),
-    ]);
+    const r = await goClient(`${server.apiUrl}/v1/svid/jwt`, files(stranger, "stranger"), {
+      bundle: files(web, "web").bundle,
+      body: { audience: ["payments"] },
+    });
     // The handshake completes (the certificate is optional at the TLS layer: join-token
     // callers have none); the API then refuses it.
     expect(r.status, r.stderr).toBe(0);
@@ -217,28 +195,17 @@ describe("Go's crypto/x509 and crypto/tls as the relying party", () => {
     const g = files(greeter, "greeter");
     const svc = await goServer(["--cert", g.chain, "--key", g.key, "--bundle", g.bundle]);
     try {
-      const args = (f: Files, serverId = "spiffe://example.org/greeter") => [
-        "client",
-        "--url",
-        `https://127.0.0.1:${svc.port}/`,
-        "--cert",
-        f.chain,
-        "--key",
-        f.key,
-        "--bundle",
-        g.bundle,
-        "--server-id",
-        serverId,
-      ];
-      const ok = await goVerifierAsync(args(files(web, "web")));
+      const greet = (f: Files, serverId = "spiffe://example.org/greeter") =>
+        goClient(`https://127.0.0.1:${svc.port}/`, f, { bundle: g.bundle, serverId });
+      const ok = await greet(files(web, "web"));
       expect(ok.status, ok.stderr).toBe(0);
       expect(ok.json()).toMatchObject({ status: 200, body: "hello spiffe://example.org/web" });
 
-      const refused = await goVerifierAsync(args(files(stranger, "stranger")));
+      const refused = await greet(files(stranger, "stranger"));
       expect(refused.status).not.toBe(0);
       expect(refused.stderr).toMatch(/tls|certificate/i);
 
-      const wrongServer = await goVerifierAsync(args(files(web, "web"), "spiffe://example.org/billing"));
+      const wrongServer = await greet(files(web, "web"), "spiffe://example.org/billing");
       expect(wrongServer.status).not.toBe(0);
       expect(wrongServer.stderr).toContain("want spiffe://example.org/billing");
     } finally {
