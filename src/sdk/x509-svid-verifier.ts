@@ -133,7 +133,14 @@ export class X509SvidVerifier {
         return this.checkRevocation(leaf, path, spiffeId);
       }
       const issuer = certs.find((c) => c !== current && c.ca && current.checkIssued(c) && current.verify(c.publicKey));
-      if (!issuer) throw reject("it does not chain to a trusted root");
+      if (!issuer) {
+        // the usual mistake: a leaf saved alone, without the intermediate that issued it
+        const hint =
+          certs.length === 1
+            ? ` (its issuer "${current.issuer}" is not in the bundle; give the chain, leaf and intermediates, not the leaf alone)`
+            : "";
+        throw reject(`it does not chain to a trusted root${hint}`);
+      }
       path.push(issuer);
       current = issuer;
     }

@@ -59,6 +59,7 @@ describe("tessera verify cert", () => {
 
   it.each([
     ["rejects/a certificate from another CA", async () => (await bootOther()).chain, "does not chain to a trusted root"],
+    ["rejects/a leaf without its intermediate, saying so", async () => web.certificate, "not the leaf alone"],
     ["rejects/a CA certificate presented as an SVID", async () => server.bundle, "exactly one spiffe://"],
     ["rejects/garbage", async () => "hello", "no certificate"],
   ])("%s", async (_name, make, message) => {
