@@ -32,6 +32,8 @@ export interface ServeConfig {
   retentionMs: number;
   /** How often the server looks for changes made by other processes (revocations, rotations). */
   pollIntervalMs: number;
+  /** A TLS handshake, and a request's headers and body, must each arrive within this. */
+  slowClientTimeoutMs: number;
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:8443";
@@ -66,6 +68,7 @@ export function makeServeConfig(partial: Partial<ServeConfig> & { dataDir: strin
     crlValidityMs: 3_600_000,
     maxBodyBytes: 64 * 1024,
     pollIntervalMs: 100,
+    slowClientTimeoutMs: 10_000,
     retentionMs: 7 * 86_400_000,
     ...partial,
   });

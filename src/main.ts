@@ -26,6 +26,7 @@ import { createApiApp, createPublicApp } from "./http/app.js";
 import type { HttpDeps } from "./http/deps.js";
 import { RateLimiter } from "./http/rate-limit.js";
 import { METRIC, serverMetrics } from "./http/server-metrics.js";
+import { slowClientLimits } from "./http/slow-clients.js";
 import { secureContextOptions, serverTlsOptions } from "./http/tls.js";
 import { createLogger } from "./log.js";
 import { CsrCheckPool } from "./x509/csr-pool.js";
@@ -101,8 +102,9 @@ export async function startTessera(
   const metrics = serverMetrics(crl, ca);
 
   // Listen first: the CRL URL in every certificate names the real port.
-  const httpsServer = createHttpsServer({ minVersion: "TLSv1.2" });
-  const httpServer = config.httpListen ? createHttpServer() : undefined;
+  const limits = slowClientLimits(config.slowClientTimeoutMs);
+  const httpsServer = createHttpsServer({ minVersion: "TLSv1.2", ...limits });
+  const httpServer = config.httpListen ? createHttpServer(limits) : undefined;
   const apiAddr = await listen(httpsServer, config.listen);
   const publicAddr = httpServer && config.httpListen ? await listen(httpServer, config.httpListen) : undefined;
   const apiUrl = formatUrl("https", apiAddr);

@@ -1,9 +1,11 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { connect as tcpConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import { call } from "../helpers/https-client.js";
 import { opensslCsr } from "../helpers/openssl.js";
-import { runCli, spawnServe, waitFor } from "../helpers/server.js";
+import { runCli, spawnServe, startTestServer, waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir();
@@ -116,5 +118,52 @@ describe("secrets stay secret", () => {
     expect(everything).not.toContain("PRIVATE KEY");
     const masterKey = readFileSync(`${dataDir}/tessera.db`);
     expect(masterKey.includes(Buffer.from(passphrase))).toBe(false);
+  });
+});
+
+/** Writes `send` on a fresh connection, then holds it open; resolves with all it got back once the server closes it. */
+function heldOpen(url: string, tls: { ca: string } | undefined, send: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tls
+      ? tlsConnect({ host: hostname, port: Number(port), ca: tls.ca, servername: "localhost" }, () => socket.write(send))
+      : tcpConnect({ host: hostname, port: Number(port) }, () => socket.write(send));
+    let got = "";
+    socket.on("data", (d: Buffer) => {
+      got += d.toString();
+    });
+    socket.on("error", reject);
+    socket.on("close", () => resolve(got));
+  });
+}
+
+describe("slow clients", () => {
+  it("rejects/closes connections that stall in the TLS handshake, the headers or the body, and serves others meanwhile", async () => {
+    const server = await startTestServer({ config: { slowClientTimeoutMs: 300 } });
+    try {
+      const before = (await server.request("/metrics")).text();
+      const head = "POST /v1/svid/x509 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n";
+      const stalled = Promise.all([
+        // a TCP connection that never says hello
+        heldOpen(server.apiUrl, undefined, ""),
+        // half the headers, over TLS
+        heldOpen(server.apiUrl, { ca: server.bundle }, head),
+        // the headers and a tenth of the body it announced
+        heldOpen(server.apiUrl, { ca: server.bundle }, `${head}Content-Length: 100\r\n\r\n{"csr":"`),
+        // the plain-HTTP CRL listener too
+        heldOpen(server.publicUrl, undefined, "GET /v1/crl HTTP/1.1\r\nHost: x\r\n"),
+      ]);
+      expect((await server.request("/healthz")).status).toBe(200);
+      const [hello, headers, body, plain] = await stalled;
+      expect(hello).toBe("");
+      expect(headers).toMatch(/^HTTP\/1\.1 408 /);
+      expect(body).toMatch(/^HTTP\/1\.1 408 /);
+      expect(plain).toMatch(/^HTTP\/1\.1 408 /);
+      // nothing was issued for the half-sent request
+      const issued = (text: string) => /tessera_svid_issued_total\{type="x509"\} (\d+)/.exec(text)?.[1] ?? "0";
+      expect(issued((await server.request("/metrics")).text())).toBe(issued(before));
+    } finally {
+      await server.stop();
+    }
   });
 });
