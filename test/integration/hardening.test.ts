@@ -138,7 +138,7 @@ function heldOpen(url: string, tls: { ca: string } | undefined, send: string): P
 }
 
 describe("slow clients", () => {
-  it("rejects/closes connections that stall in the TLS handshake, the headers or the body, and serves others meanwhile", async () => {
+  it("rejects/closes connections that stall in the TLS handshake, before a request, in the headers or in the body, and serves others meanwhile", async () => {
     const server = await startTestServer({ config: { slowClientTimeoutMs: 300 } });
     try {
       const before = (await server.request("/metrics")).text();
@@ -146,6 +146,8 @@ describe("slow clients", () => {
       const stalled = Promise.all([
         // a TCP connection that never says hello
         heldOpen(server.apiUrl, undefined, ""),
+        // a TLS connection that never sends a request
+        heldOpen(server.apiUrl, { ca: server.bundle }, ""),
         // half the headers, over TLS
         heldOpen(server.apiUrl, { ca: server.bundle }, head),
         // the headers and a tenth of the body it announced
@@ -154,8 +156,9 @@ describe("slow clients", () => {
         heldOpen(server.publicUrl, undefined, "GET /v1/crl HTTP/1.1\r\nHost: x\r\n"),
       ]);
       expect((await server.request("/healthz")).status).toBe(200);
-      const [hello, headers, body, plain] = await stalled;
+      const [hello, silent, headers, body, plain] = await stalled;
       expect(hello).toBe("");
+      expect(silent).toMatch(/^HTTP\/1\.1 408 /);
       expect(headers).toMatch(/^HTTP\/1\.1 408 /);
       expect(body).toMatch(/^HTTP\/1\.1 408 /);
       expect(plain).toMatch(/^HTTP\/1\.1 408 /);
