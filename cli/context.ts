@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { Command } from "commander";
 import { openCa } from "../src/ca/open-ca.js";
 import { systemClock } from "../src/clock.js";
@@ -67,6 +68,80 @@ export function printTable(headers: string[], rows: string[][]): void {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Writes to stdout in chunks, waiting whenever the reader falls behind: a
+ * pipe to a slow consumer would otherwise queue the whole output in memory.
+ */
+class PacedStdout {
+  private pending = "";
+
+  async write(text: string): Promise<void> {
+    this.pending += text;
+    if (this.pending.length >= 64 * 1024) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const chunk = this.pending;
+    this.pending = "";
+    if (chunk && !process.stdout.write(chunk)) await once(process.stdout, "drain");
+  }
+}
+
+/** Prints a JSON array item by item, byte for byte what `printJson` would print for the whole array. */
+export async function printJsonArray(items: Iterable<unknown>): Promise<void> {
+  const out = new PacedStdout();
+  let first = true;
+  for (const item of items) {
+    const text = JSON.stringify(item, null, 2).replaceAll("\n", "\n  ");
+    await out.write(`${first ? "[\n" : ",\n"}  ${text}`);
+    first = false;
+  }
+  await out.write(first ? "[]\n" : "\n]\n");
+  await out.flush();
+}
+
+/**
+ * Prints rows as they come: columns are sized by the first `lookahead` rows
+ * (a longer cell later only pushes its line), so a long listing is never
+ * held in memory.
+ */
+export async function printTableStream(headers: string[], rows: Iterable<string[]>, lookahead = 1000): Promise<void> {
+  const first: string[][] = [];
+  const it = rows[Symbol.iterator]();
+  let next = it.next();
+  while (!next.done && first.length < lookahead) {
+    first.push(next.value);
+    next = it.next();
+  }
+  const widths = headers.map((h, i) => Math.max(h.length, ...first.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    `${cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd()}\n`;
+  const out = new PacedStdout();
+  await out.write(line(headers));
+  for (const r of first) await out.write(line(r));
+  for (; !next.done; next = it.next()) await out.write(line(next.value));
+  await out.flush();
+}
+
+/** A count on stderr, rewritten in place, for work that takes a while; silent unless stderr is a terminal. */
+export function progressLine(label: string): { update(count: number): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let shown = false;
+  return {
+    update(count) {
+      if (!tty) return;
+      process.stderr.write(`\r${label}: ${count.toLocaleString("en-US")}`);
+      shown = true;
+    },
+    done() {
+      if (shown) process.stderr.write("\r\x1b[K");
+    },
+  };
 }
 
 export const iso = (ms: number | null): string => (ms === null ? "" : new Date(ms).toISOString());

@@ -196,6 +196,8 @@ export interface Store {
 
   // audit
   listAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditRecord[]>;
+  /** Every row after `afterSeq`, oldest first, read as it is consumed (a log of millions of rows never sits in memory). */
+  auditRows(afterSeq?: number): IterableIterator<AuditRecord>;
 
   close(): void;
 }

@@ -198,4 +198,49 @@ describe("audit log of CLI actions", () => {
     const verdict = JSON.parse(runCli(["audit", "verify", "--json", "--data-dir", dataDir]).stdout);
     expect(verdict).toMatchObject({ ok: false, bad_seq: 4 });
   });
+
+  it("prints the head to keep as an anchor, and with it catches rows cut from the end", async () => {
+    const dataDir = `${tmp.dir}/audit-anchor`;
+    runCli(["init", "--trust-domain", "example.org", "--data-dir", dataDir]);
+    for (const name of ["a", "b"]) {
+      runCli(["token", "create", "--spiffe-id", `spiffe://example.org/${name}`, "--data-dir", dataDir]);
+    }
+    const intact = runCli(["audit", "verify", "--data-dir", dataDir]);
+    expect(intact.status, intact.stderr).toBe(0);
+    const head = /head (\d+:[0-9a-f]{64})/.exec(intact.stdout)?.[1] as string;
+    expect(head).toMatch(/^5:/);
+    expect(JSON.parse(runCli(["audit", "verify", "--json", "--data-dir", dataDir]).stdout)).toEqual({ ok: true, rows: 5, head });
+    const anchored = runCli(["audit", "verify", "--anchor", head, "--data-dir", dataDir]);
+    expect(anchored.status, anchored.stderr).toBe(0);
+    expect(anchored.stdout).toContain("anchor matches");
+
+    // paging through the log
+    const page = JSON.parse(runCli(["audit", "list", "--json", "--after", "1", "--limit", "2", "--data-dir", dataDir]).stdout);
+    expect(page.map((r: { seq: number }) => r.seq)).toEqual([2, 3]);
+    expect(JSON.parse(runCli(["audit", "list", "--json", "--after", "5", "--data-dir", dataDir]).stdout)).toEqual([]);
+    const table = runCli(["audit", "list", "--after", "3", "--data-dir", dataDir]).stdout.trim().split("\n");
+    expect(table.map((l) => l.split(/\s+/)[0])).toEqual(["SEQ", "4", "5"]);
+
+    for (const bad of [
+      ["audit", "verify", "--anchor", "5"],
+      ["audit", "verify", "--anchor", `5:${"g".repeat(64)}`],
+      ["audit", "list", "--limit", "ten"],
+      ["audit", "list", "--after", "-1"],
+    ]) {
+      const r = runCli([...bad, "--data-dir", dataDir]);
+      expect(r.status, bad.join(" ")).not.toBe(0);
+      expect(r.stderr).toMatch(/must be/);
+    }
+
+    // someone with write access drops the last row: the chain alone still verifies, the anchor does not
+    const { default: Database } = await import("better-sqlite3");
+    const db = new Database(`${dataDir}/tessera.db`);
+    db.exec("DROP TRIGGER audit_log_no_delete");
+    db.prepare("DELETE FROM audit_log WHERE seq = 5").run();
+    db.close();
+    expect(runCli(["audit", "verify", "--data-dir", dataDir]).status).toBe(0);
+    const cut = runCli(["audit", "verify", "--anchor", head, "--data-dir", dataDir]);
+    expect(cut.status).not.toBe(0);
+    expect(cut.stderr).toContain("rows were removed from its end");
+  });
 });

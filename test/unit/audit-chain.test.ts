@@ -1,5 +1,5 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { verifyAuditChain } from "../../src/audit/audit-chain.js";
+import { auditRowHash, parseAuditAnchor, verifyAuditChain } from "../../src/audit/audit-chain.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { AuditRecord } from "../../src/store/store.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -32,7 +32,7 @@ beforeEach(async () => {
 
 describe("audit hash chain", () => {
   it("verifies an untouched log", () => {
-    expect(verifyAuditChain(rows)).toEqual({ ok: true, rows: 5 });
+    expect(verifyAuditChain(rows)).toMatchObject({ ok: true, rows: 5 });
     expect(rows[0]?.prevHash).toBe("0".repeat(64));
     expect(rows[1]?.prevHash).toBe(rows[0]?.hash);
   });
@@ -55,6 +55,55 @@ describe("audit hash chain", () => {
     const verdict = verifyAuditChain(tamper(rows));
     expect(verdict.ok).toBe(false);
     expect(verdict.ok === false && verdict.badSeq).toBe(badSeq);
+  });
+
+  it("streams the rows from the store in order, after a given row", async () => {
+    expect([...store.auditRows()]).toEqual(rows);
+    expect([...store.auditRows(3)].map((r) => r.seq)).toEqual([4, 5]);
+  });
+
+  it("reports the head, and checks an anchor taken from it", () => {
+    const verdict = verifyAuditChain(rows);
+    const head = { seq: 5, hash: rows[4]?.hash as string };
+    expect(verdict).toEqual({ ok: true, rows: 5, head });
+    expect(verifyAuditChain(rows, { anchor: head }).ok).toBe(true);
+    expect(verifyAuditChain(rows, { anchor: { seq: 2, hash: rows[1]?.hash as string } }).ok).toBe(true);
+    expect(parseAuditAnchor(`5:${head.hash.toUpperCase()}`)).toEqual(head);
+    for (const bad of ["5", `x:${head.hash}`, `5:${head.hash.slice(1)}`, `-1:${head.hash}`, `5:${head.hash}0`]) {
+      expect(parseAuditAnchor(bad)).toBeUndefined();
+    }
+  });
+
+  /** What someone with write access can do without breaking the chain itself: rewrite it from a row on. */
+  function rechained(r: AuditRecord[], fromSeq: number, subject: string): AuditRecord[] {
+    const out: AuditRecord[] = [];
+    for (const row of r) {
+      if (row.seq < fromSeq) {
+        out.push(row);
+        continue;
+      }
+      const prevHash = out.at(-1)?.hash ?? "0".repeat(64);
+      const changed = { ...row, subject: row.seq === fromSeq ? subject : row.subject, prevHash };
+      out.push({ ...changed, hash: auditRowHash(changed) });
+    }
+    return out;
+  }
+
+  it("rejects/a tail rewritten consistently, once an anchor from before is given", () => {
+    const forged = rechained(rows, 3, "spiffe://example.org/evil");
+    expect(verifyAuditChain(forged).ok).toBe(true); // the chain alone cannot tell
+    const verdict = verifyAuditChain(forged, { anchor: { seq: 4, hash: rows[3]?.hash as string } });
+    expect(verdict).toMatchObject({ ok: false, badSeq: 4 });
+    expect(verdict.ok === false && verdict.problem).toContain("rewritten");
+  });
+
+  it("rejects/rows cut from the end, once an anchor from before is given", () => {
+    const cut = rows.slice(0, 3);
+    expect(verifyAuditChain(cut).ok).toBe(true);
+    const verdict = verifyAuditChain(cut, { anchor: { seq: 5, hash: rows[4]?.hash as string } });
+    expect(verdict).toMatchObject({ ok: false, badSeq: 5 });
+    expect(verdict.ok === false && verdict.problem).toContain("ends at row 3");
+    expect(verifyAuditChain([], { anchor: { seq: 1, hash: rows[0]?.hash as string } }).ok).toBe(false);
   });
 
   it("refuses UPDATE and DELETE through SQLite itself", () => {

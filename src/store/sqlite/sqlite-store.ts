@@ -482,6 +482,11 @@ export class SqliteStore implements Store {
     return rows.map(auditFromRow);
   }
 
+  *auditRows(afterSeq = 0): IterableIterator<AuditRecord> {
+    const rows = this.db.prepare("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq").iterate(afterSeq);
+    for (const row of rows as IterableIterator<Row>) yield auditFromRow(row);
+  }
+
   close(): void {
     this.db.close();
   }
