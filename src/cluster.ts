@@ -56,18 +56,28 @@ export async function serveClustered(
     await initializeCa(config.dataDir, { ...DEFAULT_INIT, trustDomain: config.defaultTrustDomain }, process.env, systemClock);
   }
   let stopping = false;
-  const fork = (index: number): Promise<ServingInfo> =>
+  /**
+   * At start, a worker that never gets ready (a port in use, a bad config)
+   * fails the start: it would only fail again. Once serving, a worker that
+   * dies is replaced, and a replacement that fails is tried again later,
+   * backing off up to a minute.
+   */
+  const fork = (index: number, restartDelayMs?: number): Promise<ServingInfo> =>
     new Promise((resolve, reject) => {
       const worker: Worker = cluster.fork({ ...workerMallocEnv(), [WORKER_INDEX_ENV]: String(index) });
+      let ready = false;
       worker.on("message", (m: { type?: string; info?: ServingInfo }) => {
-        if (m.type === "ready" && m.info) resolve(m.info);
+        if (m.type === "ready" && m.info) {
+          ready = true;
+          resolve(m.info);
+        }
       });
       worker.on("exit", (code, signal) => {
-        reject(new Error(`worker ${index} exited (${signal ?? code}) before it was ready`));
-        if (!stopping) {
-          logger.error({ worker: index, code, signal }, "worker died; starting a new one");
-          setTimeout(() => void fork(index).catch((e: Error) => logger.error({ err: e }, "worker restart failed")), 500);
-        }
+        if (!ready) reject(new Error(`worker ${index} exited (${signal ?? code}) before it was ready`));
+        if (stopping || (!ready && restartDelayMs === undefined)) return;
+        const delay = ready ? 500 : Math.min(60_000, (restartDelayMs as number) * 2);
+        logger.error({ worker: index, code, signal, restart_in_ms: delay }, "worker died; starting a new one");
+        setTimeout(() => void fork(index, delay).catch(() => {}), delay);
       });
     });
   // the leader first (it may rotate keys at start), then the others

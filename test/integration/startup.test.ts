@@ -5,7 +5,7 @@ import { connect } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import { call } from "../helpers/https-client.js";
 import { openssl } from "../helpers/openssl.js";
-import { CLI, runCli, spawnServe } from "../helpers/server.js";
+import { CLI, runCli, spawnServe, waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir();
@@ -145,6 +145,15 @@ describe("init and key protection", () => {
       await expect(
         spawnServe(["--listen", `127.0.0.1:${port}`, "--workers", "1"], { TESSERA_DATA_DIR: `${tmp.dir}/taken` }),
       ).rejects.toThrow(`tessera: cannot listen on 127.0.0.1:${port}: the address is already in use`);
+      // with workers: the start fails the same way, without promising a restart that would only fail again
+      const clustered = spawnSync(process.execPath, [CLI, "serve", "--listen", `127.0.0.1:${port}`, "--workers", "2"], {
+        env: { ...process.env, TESSERA_DATA_DIR: `${tmp.dir}/taken`, TESSERA_LOG_LEVEL: "info" },
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(clustered.status).toBe(1);
+      expect(clustered.stderr).toContain(`tessera: cannot listen on 127.0.0.1:${port}: the address is already in use`);
+      expect(clustered.stdout).not.toContain("starting a new one");
     } finally {
       taken.close();
     }
@@ -168,6 +177,38 @@ describe("init and key protection", () => {
       const r = runCli([...cmd, "--help"]);
       expect(r.status, cmd.join(" ")).toBe(0);
       expect(r.stdout).toContain("Usage: tessera");
+    }
+  });
+});
+
+describe("workers", () => {
+  const workersOf = (pid: number) =>
+    spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+      .stdout.split("\n")
+      .map((l) => Number(l.trim()))
+      .filter((n) => n > 0);
+
+  it("replaces a worker that dies, and keeps serving meanwhile", async () => {
+    const dataDir = `${tmp.dir}/workers`;
+    const serve = await spawnServe(["--workers", "2"], { TESSERA_DATA_DIR: dataDir, TESSERA_LOG_LEVEL: "info" });
+    try {
+      const bundle = readFileSync(`${dataDir}/bundle.pem`, "utf8");
+      const before = workersOf(serve.child.pid as number);
+      expect(before).toHaveLength(2);
+      process.kill(before[1] as number, "SIGKILL");
+      const replaced = await waitFor(async () => {
+        const now = workersOf(serve.child.pid as number);
+        return now.length === 2 && !now.includes(before[1] as number) ? now : undefined;
+      }, 15_000);
+      expect(replaced).toBeDefined();
+      expect(serve.logs().some((l) => l.msg === "worker died; starting a new one")).toBe(true);
+      const healthy = await waitFor(async () => {
+        const r = await call(`${serve.apiUrl}/readyz`, { ca: bundle }).catch(() => undefined);
+        return r?.status === 200 ? r : undefined;
+      }, 15_000);
+      expect(healthy?.status).toBe(200);
+    } finally {
+      await serve.stop();
     }
   });
 });
