@@ -37,11 +37,23 @@ export function parseAuditAnchor(text: string): AuditAnchor | undefined {
  */
 export function verifyAuditChain(
   rows: Iterable<AuditRecord>,
-  options: { anchor?: AuditAnchor; onProgress?: (rows: number) => void } = {},
+  options: {
+    /** Where the rows continue from (the newest archive's head); the genesis row otherwise. */
+    start?: AuditAnchor;
+    anchor?: AuditAnchor;
+    onProgress?: (rows: number) => void;
+  } = {},
 ): AuditVerdict {
-  const { anchor, onProgress } = options;
-  let prev = GENESIS_HASH;
-  let expectedSeq: number | undefined;
+  const { start, anchor, onProgress } = options;
+  if (anchor && start && anchor.seq <= start.seq && !(anchor.seq === start.seq && anchor.hash === start.hash)) {
+    const problem =
+      anchor.seq === start.seq
+        ? "its hash is not the anchor's: the log was rewritten up to here"
+        : `it is archived (rows up to ${start.seq}): check the anchor with the archive files`;
+    return { ok: false, rows: 0, badSeq: anchor.seq, problem };
+  }
+  let prev = start?.hash ?? GENESIS_HASH;
+  let expectedSeq = start ? start.seq + 1 : undefined;
   let count = 0;
   for (const row of rows) {
     count++;

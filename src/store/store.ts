@@ -84,6 +84,18 @@ export interface AuditRecord extends AuditEvent {
   hash: string;
 }
 
+/** The start of the audit log, written to a file and deleted from the table (`tessera audit archive`). */
+export interface AuditArchive {
+  /** The last row archived; the table keeps the rows after it. */
+  throughSeq: number;
+  /** That row's hash: where the chain that remains continues from. */
+  headHash: string;
+  rows: number;
+  fileSha256: string;
+  fileName: string;
+  archivedAt: number;
+}
+
 export interface StoredCrl {
   issuerId: string;
   number: number;
@@ -198,6 +210,18 @@ export interface Store {
   listAudit(options?: { afterSeq?: number; limit?: number }): Promise<AuditRecord[]>;
   /** Every row after `afterSeq`, oldest first, read as it is consumed (a log of millions of rows never sits in memory). */
   auditRows(afterSeq?: number): IterableIterator<AuditRecord>;
+  /** The newest row such that it and every row before it were made before `before` (0 if none). */
+  lastAuditSeqBefore(before: number): Promise<number>;
+  /** Archives so far, oldest first. */
+  auditArchives(): Promise<AuditArchive[]>;
+  /**
+   * Records an archive, with its audit row, once its file is on disk. Refused
+   * unless it continues the newest archive and its head is the table's row
+   * at `throughSeq`.
+   */
+  recordAuditArchive(archive: AuditArchive, audit: AuditEvent): Promise<void>;
+  /** Deletes rows an archive covers, in slices; returns how many went. */
+  deleteArchivedAudit(): Promise<number>;
 
   close(): void;
 }

@@ -250,7 +250,12 @@ describe("audit log of CLI actions", () => {
     expect(intact.status, intact.stderr).toBe(0);
     const head = /head (\d+:[0-9a-f]{64})/.exec(intact.stdout)?.[1] as string;
     expect(head).toMatch(/^5:/);
-    expect(JSON.parse(runCli(["audit", "verify", "--json", "--data-dir", dataDir]).stdout)).toEqual({ ok: true, rows: 5, head });
+    expect(JSON.parse(runCli(["audit", "verify", "--json", "--data-dir", dataDir]).stdout)).toEqual({
+      ok: true,
+      rows: 5,
+      head,
+      archived_through: 0,
+    });
     const anchored = runCli(["audit", "verify", "--anchor", head, "--data-dir", dataDir]);
     expect(anchored.status, anchored.stderr).toBe(0);
     expect(anchored.stdout).toContain("anchor matches");

@@ -74,6 +74,20 @@ describe("audit hash chain", () => {
     }
   });
 
+  it("continues from an archive's head, and says when an anchor lies in the archived part", () => {
+    const start = { seq: 2, hash: rows[1]?.hash as string };
+    const rest = rows.slice(2);
+    expect(verifyAuditChain(rest, { start })).toMatchObject({ ok: true, rows: 3, head: { seq: 5 } });
+    expect(verifyAuditChain([], { start })).toEqual({ ok: true, rows: 0, head: start });
+    expect(verifyAuditChain(rest, { start, anchor: start }).ok).toBe(true);
+    const archived = verifyAuditChain(rest, { start, anchor: { seq: 1, hash: rows[0]?.hash as string } });
+    expect(archived.ok === false && archived.problem).toContain("archived");
+    expect(verifyAuditChain(rest, { start, anchor: { seq: 2, hash: "f".repeat(64) } }).ok).toBe(false);
+    // the rows must follow the head directly, and from it
+    expect(verifyAuditChain(rows.slice(3), { start }).ok).toBe(false);
+    expect(verifyAuditChain(rest, { start: { seq: 2, hash: "e".repeat(64) } }).ok).toBe(false);
+  });
+
   /** What someone with write access can do without breaking the chain itself: rewrite it from a row on. */
   function rechained(r: AuditRecord[], fromSeq: number, subject: string): AuditRecord[] {
     const out: AuditRecord[] = [];

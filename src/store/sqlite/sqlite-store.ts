@@ -1,7 +1,9 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { TesseraError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
 import type {
+  AuditArchive,
   AuditEvent,
   AuditRecord,
   CaKeyRecord,
@@ -485,6 +487,55 @@ export class SqliteStore implements Store {
   *auditRows(afterSeq = 0): IterableIterator<AuditRecord> {
     const rows = this.db.prepare("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq").iterate(afterSeq);
     for (const row of rows as IterableIterator<Row>) yield auditFromRow(row);
+  }
+
+  async lastAuditSeqBefore(before: number): Promise<number> {
+    const first = this.db.prepare("SELECT min(seq) AS seq FROM audit_log WHERE at >= ?").get(before) as { seq: number | null };
+    if (first.seq !== null) return first.seq - 1;
+    return (this.db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM audit_log").get() as { seq: number }).seq;
+  }
+
+  async auditArchives(): Promise<AuditArchive[]> {
+    const rows = this.db.prepare("SELECT * FROM audit_archives ORDER BY through_seq").all() as Row[];
+    return rows.map((r) => ({
+      throughSeq: r.through_seq as number,
+      headHash: r.head_hash as string,
+      rows: r.rows as number,
+      fileSha256: r.file_sha256 as string,
+      fileName: r.file_name as string,
+      archivedAt: r.archived_at as number,
+    }));
+  }
+
+  async recordAuditArchive(archive: AuditArchive, audit: AuditEvent): Promise<void> {
+    this.write(() => {
+      const newest = this.db.prepare("SELECT coalesce(max(through_seq), 0) AS seq FROM audit_archives").get() as { seq: number };
+      const head = this.db.prepare("SELECT hash FROM audit_log WHERE seq = ?").get(archive.throughSeq) as
+        | { hash: string }
+        | undefined;
+      if (archive.throughSeq <= newest.seq || head?.hash !== archive.headHash) {
+        throw new TesseraError("conflict", `audit row ${archive.throughSeq} is not the next archive's head`);
+      }
+      this.db
+        .prepare(
+          "INSERT INTO audit_archives (through_seq, head_hash, rows, file_sha256, file_name, archived_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .run(archive.throughSeq, archive.headHash, archive.rows, archive.fileSha256, archive.fileName, archive.archivedAt);
+      this.appendAudit(audit);
+    });
+  }
+
+  async deleteArchivedAudit(): Promise<number> {
+    // in slices, like prune: the server's issuances wait for the write lock meanwhile
+    const slice = this.db.prepare(
+      "DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log WHERE seq <= (SELECT max(through_seq) FROM audit_archives) ORDER BY seq LIMIT 5000)",
+    );
+    let deleted = 0;
+    for (;;) {
+      const n = this.db.transaction(() => slice.run().changes).immediate();
+      deleted += n;
+      if (n < 5000) return deleted;
+    }
   }
 
   close(): void {
