@@ -18,6 +18,7 @@ import { type Clock, systemClock } from "./clock.js";
 import { formatUrl, type ListenAddress, type ServeConfig } from "./config.js";
 import { loadFileConfig } from "./config-file.js";
 import { CrlService } from "./crl/crl-service.js";
+import { CryptoThreads } from "./crypto/crypto-threads.js";
 import { dataFiles, isInitialized } from "./data-dir.js";
 import { TesseraError } from "./errors.js";
 import { issueServerCertificate } from "./flows/issue-server-certificate.js";
@@ -29,11 +30,10 @@ import { METRIC, serverMetrics } from "./http/server-metrics.js";
 import { slowClientLimits } from "./http/slow-clients.js";
 import { secureContextOptions, serverTlsOptions } from "./http/tls.js";
 import { createLogger } from "./log.js";
-import { CsrCheckPool } from "./x509/csr-pool.js";
 
 const PRUNE_INTERVAL_MS = 3_600_000;
-/** Threads per server process checking CSRs (see CsrCheckPool). */
-const CSR_THREADS = 1;
+/** Threads per server process checking CSRs and signing (see CryptoThreads). */
+const CRYPTO_THREADS = 1;
 
 export interface RunningTessera {
   apiUrl: string;
@@ -118,7 +118,8 @@ export async function startTessera(
     ["join_token", new JoinTokenAttestor(store, clock)],
     ["jwt", new JwtIssuerAttestor(fileConfig.jwtIssuers, clock)],
   ]);
-  const csrPool = new CsrCheckPool(CSR_THREADS);
+  const cryptoThreads = new CryptoThreads(CRYPTO_THREADS);
+  ca.offloadSignaturesTo(cryptoThreads.sign);
   const rateLimit = config.rateLimit === undefined ? fileConfig.rateLimit : config.rateLimit;
   const rateLimiter = rateLimit ? new RateLimiter(rateLimit) : undefined;
   const deps: HttpDeps = {
@@ -130,7 +131,7 @@ export async function startTessera(
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     rateLimiter,
-    issueX509: { store, ca, clock, attestors, crlBaseUrl, defaultTtlMs: config.x509DefaultTtlMs, checkCsr: csrPool.check },
+    issueX509: { store, ca, clock, attestors, crlBaseUrl, defaultTtlMs: config.x509DefaultTtlMs, checkCsr: cryptoThreads.check },
     issueJwt: { store, ca, clock, attestors, issuer, defaultTtlMs: config.jwtDefaultTtlMs },
     peers: new X509PeerAuthenticator(store, clock),
     issuer,
@@ -249,7 +250,7 @@ export async function startTessera(
       );
       while (busy) await new Promise((r) => setTimeout(r, 10));
       store.close();
-      await csrPool.close();
+      await cryptoThreads.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.js";
+import type { SignatureOffload } from "../crypto/signer.js";
 import { TesseraError } from "../errors.js";
 import type { CaKeyKind, CaKeyRecord, Store } from "../store/store.js";
 import { pemEncode } from "../x509/pem.js";
@@ -26,6 +27,7 @@ export class CaManager {
   private leafIssuers = new Map<string, LeafIssuer>();
   private signature = "";
   private pemCache = new Map<string, string>();
+  private offload: SignatureOffload | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -42,6 +44,12 @@ export class CaManager {
     return manager;
   }
 
+  /** Makes the hot-path signatures of every key, loaded now or later, where `offload` says. */
+  offloadSignaturesTo(offload: SignatureOffload): void {
+    this.offload = offload;
+    for (const key of this.keys.values()) key.signer.offloadTo(offload);
+  }
+
   /** Re-reads key states from the store; new keys are decrypted, known ones reused. Returns true if anything changed. */
   async reload(): Promise<boolean> {
     const records = await this.store.listCaKeys();
@@ -50,7 +58,9 @@ export class CaManager {
     const next = new Map<string, LoadedCaKey>();
     for (const r of records) {
       const known = this.keys.get(r.id);
-      next.set(r.id, known ? { ...known, record: r } : loadCaKey(r, this.keyStore));
+      const key = known ? { ...known, record: r } : loadCaKey(r, this.keyStore);
+      if (!known && this.offload) key.signer.offloadTo(this.offload);
+      next.set(r.id, key);
     }
     this.keys = next;
     this.signature = signature;

@@ -5,12 +5,23 @@ import { nullValue, objectIdentifier, sequence } from "../der/der-writer.js";
 import { OID } from "../der/oids.js";
 import { type KeyType, keyTypeOf } from "./key-types.js";
 
+const signAsync = promisify(sign);
+
+/**
+ * Makes a signature away from the event loop. `p1363` asks for ECDSA as
+ * r||s (JWS) rather than DER (X.509).
+ */
+export type SignatureOffload = (hash: string | null, data: Buffer, key: KeyObject, p1363: boolean) => Promise<Buffer>;
+
+/** Node's asynchronous `crypto.sign`, on libuv's thread pool. */
+export const libuvPoolSign: SignatureOffload = (hash, data, key, p1363) =>
+  signAsync(hash, data, p1363 ? { key, dsaEncoding: "ieee-p1363" } : key);
+
 /**
  * Signs with one private key. Built once per key: the AlgorithmIdentifier
  * encoding and the hash name are computed here so each signature costs only
  * the signature itself.
  */
-const signAsync = promisify(sign);
 
 export class Signer {
   readonly keyType: KeyType;
@@ -24,6 +35,7 @@ export class Signer {
   /** RFC 5280 method-1 key identifier (SHA-1 of the subjectPublicKey bits). */
   readonly keyIdentifier: Buffer;
   private readonly hash: string | null;
+  private offload: SignatureOffload = libuvPoolSign;
 
   constructor(private readonly privateKey: KeyObject) {
     const type = keyTypeOf(privateKey);
@@ -62,14 +74,19 @@ export class Signer {
     return sign(this.hash, data, this.privateKey);
   }
 
-  /** `signX509` on libuv's thread pool, for hot paths: the event loop serves other requests meanwhile. */
-  signX509Async(data: Buffer): Promise<Buffer> {
-    return signAsync(this.hash, data, this.privateKey);
+  /** Where the asynchronous signatures below are made (libuv's pool unless the server has threads for it). */
+  offloadTo(offload: SignatureOffload): void {
+    this.offload = offload;
   }
 
-  /** A JWS signature (ECDSA as r||s per RFC 7518), made on libuv's thread pool. */
+  /** `signX509` off the event loop, for hot paths: it serves other requests meanwhile. */
+  signX509Async(data: Buffer): Promise<Buffer> {
+    return this.offload(this.hash, data, this.privateKey, false);
+  }
+
+  /** A JWS signature (ECDSA as r||s per RFC 7518), made off the event loop. */
   signJwsAsync(data: Buffer): Promise<Buffer> {
-    return signAsync(this.hash, data, { key: this.privateKey, dsaEncoding: "ieee-p1363" });
+    return this.offload(this.hash, data, this.privateKey, true);
   }
 }
 

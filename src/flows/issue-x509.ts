@@ -2,10 +2,10 @@ import type { Attestor } from "../attest/attestor.js";
 import { type CallerProof, identifyCaller } from "../attest/caller.js";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
+import type { CsrChecker } from "../crypto/crypto-threads.js";
 import { TesseraError } from "../errors.js";
 import { ensureRecorded, type Store } from "../store/store.js";
 import { newSerial } from "../x509/certificate.js";
-import type { CsrChecker } from "../x509/csr-pool.js";
 import { pemEncode } from "../x509/pem.js";
 import { BACKDATE_MS } from "../x509/profile.js";
 

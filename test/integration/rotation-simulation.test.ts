@@ -6,11 +6,11 @@ import { initializeCa } from "../../src/ca/init-ca.js";
 import { openCa } from "../../src/ca/open-ca.js";
 import { ManualClock } from "../../src/clock.js";
 import { CrlService } from "../../src/crl/crl-service.js";
+import { checkCsrInline } from "../../src/crypto/crypto-threads.js";
 import { createJoinToken } from "../../src/flows/create-join-token.js";
 import { issueJwtSvid } from "../../src/flows/issue-jwt.js";
 import { issueX509Svid } from "../../src/flows/issue-x509.js";
 import { jwtSigningJwk } from "../../src/jwt/jwks.js";
-import { checkCsrInline } from "../../src/x509/csr-pool.js";
 import { tempDir } from "../helpers/tmp.js";
 import { splitPem, x509 } from "../helpers/x509.js";
 

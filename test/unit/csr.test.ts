@@ -3,10 +3,10 @@ import { webcrypto } from "node:crypto";
 import type { Worker } from "node:worker_threads";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
+import { CryptoThreads, checkCsrInline } from "../../src/crypto/crypto-threads.js";
 import { children, readWhole, Tag } from "../../src/der/der-reader.js";
 import { sequence } from "../../src/der/der-writer.js";
 import { parseCsr } from "../../src/x509/csr.js";
-import { CsrCheckPool, checkCsrInline } from "../../src/x509/csr-pool.js";
 import { pemEncode } from "../../src/x509/pem.js";
 import { opensslCsr } from "../helpers/openssl.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -93,7 +93,7 @@ function substitutedCsr(): string {
 }
 
 describe.each([
-  ["a worker-thread pool", () => new CsrCheckPool(2)],
+  ["a worker-thread pool", () => new CryptoThreads(2)],
   ["the event loop, signature on the thread pool", () => ({ check: checkCsrInline, close: async () => {} })],
 ])("CSR checks off %s (the server's path)", (_name, makeChecker) => {
   const checker = makeChecker();
@@ -130,9 +130,9 @@ describe.each([
   });
 });
 
-describe("CsrCheckPool", () => {
+describe("CryptoThreads CSR checks", () => {
   it("checks inline when its thread cannot start (no respawning in a loop)", async () => {
-    const pool = new CsrCheckPool(1, `${tmp.dir}/no-such-worker.js`);
+    const pool = new CryptoThreads(1, { file: `${tmp.dir}/no-such-worker.js` });
     try {
       const { csrPem } = opensslCsr(tmp.dir);
       await expect(pool.check(csrPem)).rejects.toMatchObject({ code: "internal" });
@@ -144,12 +144,12 @@ describe("CsrCheckPool", () => {
   });
 
   it("keeps answering after one of its threads dies", async () => {
-    const pool = new CsrCheckPool(1);
+    const pool = new CryptoThreads(1);
     try {
       const { csrPem } = opensslCsr(tmp.dir);
       await pool.check(csrPem);
-      const [thread] = (pool as unknown as { workers: Worker[] }).workers;
-      await thread?.terminate();
+      const [thread] = (pool as unknown as { threads: Array<{ worker: Worker }> }).threads;
+      await thread?.worker.terminate();
       await expect(pool.check(csrPem)).resolves.toMatchObject({ isRsa: false });
     } finally {
       await pool.close();

@@ -1,0 +1,111 @@
+import { verify } from "node:crypto";
+import type { Worker } from "node:worker_threads";
+import { decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
+import { afterAll, describe, expect, it } from "vitest";
+import { CryptoThreads } from "../../src/crypto/crypto-threads.js";
+import { generateKeyPair, type KeyType } from "../../src/crypto/key-types.js";
+import { Signer } from "../../src/crypto/signer.js";
+import { JwtSvidMinter, newJti } from "../../src/jwt/mint-jwt-svid.js";
+import { opensslCsr } from "../helpers/openssl.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const HASH: Record<KeyType, string | null> = {
+  "ec-p256": "sha256",
+  "ec-p384": "sha384",
+  ed25519: null,
+  "rsa-2048": "sha256",
+  "rsa-3072": "sha256",
+};
+
+describe("CryptoThreads: CA signatures", () => {
+  const threads = new CryptoThreads(2, { alwaysSignOnThread: true });
+  afterAll(() => threads.close());
+
+  it.each(["ec-p256", "ec-p384", "ed25519", "rsa-2048"] as const)(
+    "makes %s X.509 signatures that verify, for many data at once",
+    async (type) => {
+      const { privateKey, publicKey } = generateKeyPair(type);
+      const signer = new Signer(privateKey);
+      signer.offloadTo(threads.sign);
+      const data = Array.from({ length: 16 }, (_, i) => Buffer.from(`to be signed ${i}`));
+      const before = threads.signedOnThread;
+      const signatures = await Promise.all(data.map((d) => signer.signX509Async(d)));
+      expect(threads.signedOnThread - before).toBe(data.length);
+      signatures.forEach((sig, i) => {
+        expect(verify(HASH[type], data[i] as Buffer, publicKey, sig)).toBe(true);
+        expect(verify(HASH[type], Buffer.from("something else"), publicKey, sig)).toBe(false);
+      });
+    },
+  );
+
+  it("makes JWS signatures (r||s) that jose verifies", async () => {
+    const { privateKey, publicKey } = generateKeyPair("ec-p256");
+    const signer = new Signer(privateKey);
+    signer.offloadTo(threads.sign);
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new JwtSvidMinter(signer, "kid-1").mint({
+      sub: "spiffe://example.org/w",
+      aud: ["a"],
+      iss: "https://ca.example.org",
+      iat: now,
+      exp: now + 60,
+      jti: newJti(Date.now()),
+    });
+    expect(decodeProtectedHeader(token)).toMatchObject({ alg: "ES256", kid: "kid-1" });
+    const key = await importSPKI(publicKey.export({ type: "spki", format: "pem" }) as string, "ES256");
+    await expect(jwtVerify(token, key, { audience: "a" })).resolves.toMatchObject({ payload: { sub: "spiffe://example.org/w" } });
+  });
+
+  it("fails what was in flight when a thread dies, then signs again with a new thread (the key sent anew)", async () => {
+    const pool = new CryptoThreads(1, { alwaysSignOnThread: true });
+    try {
+      const { privateKey, publicKey } = generateKeyPair("ec-p256");
+      const signer = new Signer(privateKey);
+      signer.offloadTo(pool.sign);
+      expect(verify("sha256", Buffer.from("a"), publicKey, await signer.signX509Async(Buffer.from("a")))).toBe(true);
+      const [thread] = (pool as unknown as { threads: Array<{ worker: Worker }> }).threads;
+      const dying = thread?.worker.terminate();
+      const inFlight = signer.signX509Async(Buffer.from("b"));
+      await dying;
+      await expect(inFlight).rejects.toMatchObject({ code: "internal" });
+      expect(verify("sha256", Buffer.from("c"), publicKey, await signer.signX509Async(Buffer.from("c")))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("signs on its thread while CSR checks are queued there, and on libuv's pool when it is idle", async () => {
+    const pool = new CryptoThreads(1);
+    try {
+      const { privateKey, publicKey } = generateKeyPair("ec-p256");
+      const signer = new Signer(privateKey);
+      signer.offloadTo(pool.sign);
+      const idle = await signer.signX509Async(Buffer.from("idle"));
+      expect([pool.signedOnPool, pool.signedOnThread]).toEqual([1, 0]);
+      const checks = Array.from({ length: 4 }, () => pool.check(opensslCsr(tmp.dir).csrPem));
+      const busy = await signer.signX509Async(Buffer.from("busy"));
+      expect([pool.signedOnPool, pool.signedOnThread]).toEqual([1, 1]);
+      await Promise.all(checks);
+      expect(verify("sha256", Buffer.from("idle"), publicKey, idle)).toBe(true);
+      expect(verify("sha256", Buffer.from("busy"), publicKey, busy)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("signs on libuv's pool when its thread cannot start", async () => {
+    const pool = new CryptoThreads(1, { file: `${tmp.dir}/no-such-worker.js`, alwaysSignOnThread: true });
+    try {
+      const { privateKey, publicKey } = generateKeyPair("ed25519");
+      const signer = new Signer(privateKey);
+      signer.offloadTo(pool.sign);
+      await expect(signer.signX509Async(Buffer.from("x"))).rejects.toMatchObject({ code: "internal" });
+      expect(verify(null, Buffer.from("y"), publicKey, await signer.signX509Async(Buffer.from("y")))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+});
