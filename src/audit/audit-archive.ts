@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 import { TesseraError } from "../errors.js";
 import type { AuditRecord } from "../store/store.js";
 
@@ -65,11 +66,13 @@ export function* readAuditArchive(file: string): Generator<AuditRecord> {
   }
   try {
     const chunk = Buffer.alloc(1 << 20);
+    // keeps a character split across two chunks whole
+    const decoder = new StringDecoder("utf8");
     let carry = "";
     let lineNo = 0;
     for (;;) {
       const n = readSync(fd, chunk, 0, chunk.length, null);
-      const text = carry + chunk.toString("utf8", 0, n);
+      const text = carry + (n === 0 ? decoder.end() : decoder.write(chunk.subarray(0, n)));
       const lines = text.split("\n");
       carry = n === 0 ? "" : (lines.pop() ?? "");
       for (const line of lines) {
