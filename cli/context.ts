@@ -54,16 +54,30 @@ export async function withCa<T>(opts: GlobalOptions, fn: (ca: Awaited<ReturnType
   }
 }
 
-/** Prints rows as an aligned table. */
-export function printTable(headers: string[], rows: string[][]): void {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
+/** Parses a numeric option: a whole number of at least `min`, or one clear error. */
+export function wholeNumber(text: string, name: string, min = 0): number {
+  const n = Number(text);
+  if (!/^\d{1,15}$/.test(text) || n < min) {
+    throw new TesseraError("invalid_argument", `${name} must be a whole number of at least ${min}, not "${text}"`);
+  }
+  return n;
+}
+
+/** A table's lines: each column as wide as its widest cell among `sized`. */
+function tableLine(headers: string[], sized: string[][]): (cells: string[]) => string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...sized.map((r) => (r[i] ?? "").length)));
+  return (cells) =>
+    `${cells
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join("  ")
-      .trimEnd();
-  process.stdout.write(`${line(headers)}\n`);
-  for (const r of rows) process.stdout.write(`${line(r)}\n`);
+      .trimEnd()}\n`;
+}
+
+/** Prints rows as an aligned table. */
+export function printTable(headers: string[], rows: string[][]): void {
+  const line = tableLine(headers, rows);
+  process.stdout.write(line(headers));
+  for (const r of rows) process.stdout.write(line(r));
 }
 
 export function printJson(value: unknown): void {
@@ -115,12 +129,7 @@ export async function printTableStream(headers: string[], rows: Iterable<string[
     first.push(next.value);
     next = it.next();
   }
-  const widths = headers.map((h, i) => Math.max(h.length, ...first.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    `${cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join("  ")
-      .trimEnd()}\n`;
+  const line = tableLine(headers, first);
   const out = new PacedStdout();
   await out.write(line(headers));
   for (const r of first) await out.write(line(r));

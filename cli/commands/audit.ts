@@ -15,6 +15,7 @@ import {
   printJsonArray,
   printTableStream,
   progressLine,
+  wholeNumber,
   withDataDir,
   withStore,
 } from "../context.js";
@@ -28,14 +29,6 @@ function* take<T>(items: Iterable<T>, limit: number | undefined): Generator<T> {
   }
 }
 
-function count(text: string, name: string): number {
-  const n = Number(text);
-  if (!/^\d{1,15}$/.test(text) || !Number.isSafeInteger(n)) {
-    throw new TesseraError("invalid_argument", `${name} must be a whole number, not "${text}"`);
-  }
-  return n;
-}
-
 export function registerAudit(program: Command): void {
   const audit = program.command("audit").description("the tamper-evident audit log");
   withDataDir(audit.command("list"))
@@ -44,8 +37,8 @@ export function registerAudit(program: Command): void {
     .option("--limit <n>", "at most this many rows")
     .option("--json", "print as JSON")
     .action(async (opts: GlobalOptions & { after: string; limit?: string; json?: boolean }) => {
-      const after = count(opts.after, "--after");
-      const limit = opts.limit === undefined ? undefined : count(opts.limit, "--limit");
+      const after = wholeNumber(opts.after, "--after");
+      const limit = opts.limit === undefined ? undefined : wholeNumber(opts.limit, "--limit");
       await withStore(opts, async (store) => {
         const rows = take(store.auditRows(after), limit);
         if (opts.json) {

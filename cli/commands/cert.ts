@@ -7,7 +7,7 @@ import { normalizeSerial, revoke } from "../../src/flows/revoke.js";
 import { parseSpiffeId } from "../../src/identity/spiffe-id.js";
 import type { CertificateRecord } from "../../src/store/store.js";
 import { pemEncode } from "../../src/x509/pem.js";
-import { type GlobalOptions, iso, operator, printJson, printTable, withDataDir, withStore } from "../context.js";
+import { type GlobalOptions, iso, operator, printJson, printTable, wholeNumber, withDataDir, withStore } from "../context.js";
 
 const STATUSES = ["active", "expired", "revoked"] as const;
 
@@ -43,8 +43,7 @@ export function registerCert(program: Command): void {
       if (opts.status && !(STATUSES as readonly string[]).includes(opts.status)) {
         throw new TesseraError("invalid_argument", `--status must be one of ${STATUSES.join(", ")}`);
       }
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new TesseraError("invalid_argument", "--limit must be a positive integer");
+      const limit = wholeNumber(opts.limit, "--limit", 1);
       await withStore(opts, async (store) => {
         const now = systemClock.now().getTime();
         const certs = await store.listCertificates({

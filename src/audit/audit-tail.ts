@@ -1,5 +1,6 @@
 import { type Logger, pino } from "pino";
 import type { AuditRecord, Store } from "../store/store.js";
+import { auditRowJson } from "./audit-archive.js";
 
 /** Settings key: the newest audit row written to the structured log. */
 export const SHIPPED_KEY = "audit_shipped_seq";
@@ -61,20 +62,8 @@ export class AuditTail {
   }
 
   private format(r: AuditRecord): void {
-    this.formatter.info(
-      {
-        audit: {
-          seq: r.seq,
-          at: new Date(r.at).toISOString(),
-          actor: r.actor,
-          action: r.action,
-          subject: r.subject,
-          details: r.details,
-          hash: r.hash,
-        },
-      },
-      `audit ${r.action} ${r.subject}`,
-    );
+    // the whole row, prev_hash included: a shipped copy of the log is a chain that verifies on its own
+    this.formatter.info({ audit: auditRowJson(r) }, `audit ${r.action} ${r.subject}`);
   }
 
   /** Writes the formatted lines in chunks of whole lines, each at most MAX_WRITE bytes unless one line is longer. */

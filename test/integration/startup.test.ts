@@ -272,6 +272,7 @@ describe("audit log of CLI actions", () => {
       ["audit", "verify", "--anchor", `5:${"g".repeat(64)}`],
       ["audit", "list", "--limit", "ten"],
       ["audit", "list", "--after", "-1"],
+      ["cert", "list", "--limit", "0"],
     ]) {
       const r = runCli([...bad, "--data-dir", dataDir]);
       expect(r.status, bad.join(" ")).not.toBe(0);

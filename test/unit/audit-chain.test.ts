@@ -120,6 +120,26 @@ describe("audit hash chain", () => {
     expect(verifyAuditChain([], { anchor: { seq: 1, hash: rows[0]?.hash as string } }).ok).toBe(false);
   });
 
+  it("rejects/recording an archive whose head is not the table's row, or that does not come after the last one", async () => {
+    const archive = { throughSeq: 3, headHash: rows[2]?.hash as string, rows: 3, fileSha256: "0", fileName: "a", archivedAt: 0 };
+    const event = { actor: "operator:test", action: "audit.archive", subject: "rows", details: {} };
+    await expect(store.recordAuditArchive({ ...archive, headHash: rows[1]?.hash as string }, event)).rejects.toMatchObject({
+      code: "conflict",
+    });
+    expect(() => store.db.prepare("DELETE FROM audit_log WHERE seq = 1").run()).toThrow("append-only");
+    await store.recordAuditArchive(archive, event);
+    expect(await store.deleteArchivedAudit()).toBe(3);
+    await expect(
+      store.recordAuditArchive({ ...archive, throughSeq: 2, headHash: rows[1]?.hash as string }, event),
+    ).rejects.toMatchObject({
+      code: "conflict",
+    });
+    expect(() => store.db.prepare("DELETE FROM audit_log WHERE seq = 4").run()).toThrow("append-only");
+    const rest = [...store.auditRows()];
+    expect(rest.map((r) => r.seq)).toEqual([4, 5, 6]);
+    expect(verifyAuditChain(rest, { start: { seq: 3, hash: archive.headHash } })).toMatchObject({ ok: true, rows: 3 });
+  });
+
   it("refuses UPDATE and DELETE through SQLite itself", () => {
     expect(() => store.db.prepare("UPDATE audit_log SET actor = 'x' WHERE seq = 1").run()).toThrow("append-only");
     expect(() => store.db.prepare("DELETE FROM audit_log WHERE seq = 1").run()).toThrow("append-only");

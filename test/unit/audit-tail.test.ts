@@ -1,6 +1,9 @@
+import { writeFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
+import { readAuditArchive } from "../../src/audit/audit-archive.js";
+import { verifyAuditChain } from "../../src/audit/audit-chain.js";
 import { AuditTail } from "../../src/audit/audit-tail.js";
 import { newJti } from "../../src/jwt/mint-jwt-svid.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -57,6 +60,10 @@ describe("AuditTail", () => {
       expect(lines[0]).toMatchObject({ level: 30, service: "tessera", msg: expect.stringMatching(/^audit svid\.jwt\.issue /) });
       expect(new Date(lines[0].time).toISOString()).toBe(lines[0].time);
       expect(lines[0].audit.details.ünïcode).toBe("✓");
+      // the shipped rows alone are a chain that verifies, in the archive format
+      const shipped = `${tmp.dir}/shipped-${file}.jsonl`;
+      writeFileSync(shipped, lines.map((l) => `${JSON.stringify(l.audit)}\n`).join(""));
+      expect(verifyAuditChain(readAuditArchive(shipped))).toMatchObject({ ok: true, rows: 120 });
       expect(writes.length).toBeGreaterThan(1);
       for (const w of writes) {
         expect(Buffer.byteLength(w)).toBeLessThanOrEqual(4096);
