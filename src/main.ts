@@ -24,6 +24,7 @@ import { TesseraError } from "./errors.js";
 import { issueServerCertificate } from "./flows/issue-server-certificate.js";
 import { prune } from "./flows/prune.js";
 import { createApiApp, createPublicApp } from "./http/app.js";
+import { answerClientErrors } from "./http/client-errors.js";
 import type { HttpDeps } from "./http/deps.js";
 import { RateLimiter } from "./http/rate-limit.js";
 import { METRIC, serverMetrics } from "./http/server-metrics.js";
@@ -148,6 +149,8 @@ export async function startTessera(
   // no TLS 1.2 renegotiation: a client-initiated renegotiation ends the connection
   httpsServer.on("secureConnection", (socket: TLSSocket) => socket.disableRenegotiation());
   httpServer?.on("request", createPublicApp(deps));
+  answerClientErrors(httpsServer, metrics);
+  if (httpServer) answerClientErrors(httpServer, metrics);
   // A CRL that cannot be built must not keep the CA from starting: the last
   // one built is served, and the background duties retry it with backoff.
   await crl.refresh({ build: true }).catch((err: unknown) => logger.error({ err }, "CRL build failed at start"));

@@ -137,6 +137,40 @@ function heldOpen(url: string, tls: { ca: string } | undefined, send: string): P
   });
 }
 
+/** A raw HTTP response that is a JSON error with this status and code, closing the connection. */
+function expectJsonError(raw: string, status: number, code: string): void {
+  expect(raw).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+  const [head, body] = raw.split("\r\n\r\n");
+  expect(head).toMatch(/\r\ncontent-type: application\/json/i);
+  expect(head).toMatch(/\r\nconnection: close/i);
+  expect(JSON.parse(body ?? "")).toEqual({ error: { code, message: expect.any(String) } });
+}
+
+describe("requests Node cannot parse", () => {
+  it("rejects/a malformed request line or oversized headers with a JSON error, on both listeners, and keeps serving", async () => {
+    const server = await startTestServer({});
+    try {
+      const tls = { ca: server.bundle };
+      const huge = `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${"a".repeat(64 * 1024)}\r\n\r\n`;
+      const [garbage, overflow, plainGarbage, plainOverflow] = await Promise.all([
+        heldOpen(server.apiUrl, tls, "HELLO THERE\r\n\r\n"),
+        heldOpen(server.apiUrl, tls, huge),
+        heldOpen(server.publicUrl, undefined, "GET /v1/crl HTTP/9.Z\r\n\r\n"),
+        heldOpen(server.publicUrl, undefined, huge),
+      ]);
+      expectJsonError(garbage, 400, "bad_request");
+      expectJsonError(overflow, 431, "headers_too_large");
+      expectJsonError(plainGarbage, 400, "bad_request");
+      expectJsonError(plainOverflow, 431, "headers_too_large");
+      expect((await server.request("/healthz")).status).toBe(200);
+      const metrics = (await server.request("/metrics")).text();
+      expect(metrics).toMatch(/tessera_http_errors_total\{code="headers_too_large"\} [1-9]/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe("slow clients", () => {
   it("rejects/closes connections that stall in the TLS handshake, before a request, in the headers or in the body, and serves others meanwhile", async () => {
     const server = await startTestServer({ config: { slowClientTimeoutMs: 300 } });
@@ -158,10 +192,7 @@ describe("slow clients", () => {
       expect((await server.request("/healthz")).status).toBe(200);
       const [hello, silent, headers, body, plain] = await stalled;
       expect(hello).toBe("");
-      expect(silent).toMatch(/^HTTP\/1\.1 408 /);
-      expect(headers).toMatch(/^HTTP\/1\.1 408 /);
-      expect(body).toMatch(/^HTTP\/1\.1 408 /);
-      expect(plain).toMatch(/^HTTP\/1\.1 408 /);
+      for (const got of [silent, headers, body, plain]) expectJsonError(got, 408, "request_timeout");
       // nothing was issued for the half-sent request
       const issued = (text: string) => /tessera_svid_issued_total\{type="x509"\} (\d+)/.exec(text)?.[1] ?? "0";
       expect(issued((await server.request("/metrics")).text())).toBe(issued(before));
