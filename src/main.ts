@@ -120,7 +120,7 @@ export async function startTessera(
     ["jwt", new JwtIssuerAttestor(fileConfig.jwtIssuers, clock)],
   ]);
   const cryptoThreads = new CryptoThreads(CRYPTO_THREADS);
-  ca.offloadSignaturesTo(cryptoThreads.sign);
+  ca.offloadSignaturesTo(cryptoThreads.sign, cryptoThreads.forget);
   const rateLimit = config.rateLimit === undefined ? fileConfig.rateLimit : config.rateLimit;
   const rateLimiter = rateLimit ? new RateLimiter(rateLimit) : undefined;
   const deps: HttpDeps = {

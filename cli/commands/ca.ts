@@ -7,7 +7,7 @@ import { type GlobalOptions, iso, printJson, printTable, withCa, withDataDir } f
 export function registerCa(program: Command): void {
   const ca = program.command("ca").description("inspect the CA keys");
   withDataDir(ca.command("status"))
-    .description("show every CA key: kind, state, validity, fingerprint or kid")
+    .description("show every CA key: kind, state, validity, fingerprint or kid (a retired key past its validity is erased)")
     .option("--json", "print as JSON")
     .action(async (opts: GlobalOptions & { json?: boolean }) => {
       await withCa(opts, async ({ ca: manager }) => {
@@ -25,12 +25,22 @@ export function registerCa(program: Command): void {
           parent: r.parentId,
           activated_at: r.activatedAt === null ? null : iso(r.activatedAt),
           retired_at: r.retiredAt === null ? null : iso(r.retiredAt),
+          // a retired key past its validity: its private key was erased
+          destroyed_at: r.destroyedAt === null ? null : iso(r.destroyedAt),
         }));
         if (opts.json) return printJson({ trust_domain: manager.trustDomain, keys });
         process.stdout.write(`trust domain ${manager.trustDomain}\n`);
         printTable(
           ["ID", "KIND", "STATE", "KEY", "NOT BEFORE", "NOT AFTER", "FINGERPRINT / KID"],
-          keys.map((k) => [k.id, k.kind, k.state, k.key_type, k.not_before, k.not_after, k.fingerprint ?? k.kid ?? ""]),
+          keys.map((k) => [
+            k.id,
+            k.kind,
+            k.destroyed_at ? `${k.state} (erased)` : k.state,
+            k.key_type,
+            k.not_before,
+            k.not_after,
+            k.fingerprint ?? k.kid ?? "",
+          ]),
         );
       });
     });

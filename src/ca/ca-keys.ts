@@ -56,6 +56,7 @@ function record(
     createdAt: fields.now,
     activatedAt: state === "active" ? fields.now : null,
     retiredAt: null,
+    destroyedAt: null,
   };
 }
 

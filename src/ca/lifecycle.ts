@@ -33,7 +33,8 @@ const AUTOMATIC: CaKeyKind[] = ["x509_intermediate", "jwt"];
 /**
  * Prepare → activate → retire, for the intermediate CA and the JWT keys
  * (automatically, on SPIRE's thresholds) and for the root (on an operator's
- * word). Every decision is made in the database — a prepared successor is
+ * word); then, once a retired key's validity has ended, its private key is
+ * erased. Every decision is made in the database — a prepared successor is
  * inserted only if none exists, activation flips states in one transaction —
  * so any number of processes ticking at once create exactly one successor.
  */
@@ -62,8 +63,22 @@ export class KeyLifecycle {
         changed = (await this.activatePrepared(prepared, actor, "scheduled")) || changed;
       }
     }
-    if (changed) await this.ca.reload();
-    return changed;
+    const destroyed = await this.destroyExpired(actor);
+    if (changed || destroyed) await this.ca.reload();
+    return changed || destroyed;
+  }
+
+  /** Erases the private keys of retired keys past their validity (checked in memory first: this runs every poll). */
+  private async destroyExpired(actor: string): Promise<boolean> {
+    const now = this.clock.now().getTime();
+    if (!this.ca.records().some((r) => r.state === "retired" && r.destroyedAt === null && r.notAfter <= now)) return false;
+    const destroyed = await this.store.destroyExpiredCaKeys(now, (key) => ({
+      actor,
+      action: "ca.key.destroy",
+      subject: key.id,
+      details: { kind: key.kind, expired: new Date(key.notAfter).toISOString() },
+    }));
+    return destroyed.length > 0;
   }
 
   /** Publishes a successor now (or returns the one already prepared). */

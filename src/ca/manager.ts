@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { SignatureOffload } from "../crypto/signer.js";
 import { TesseraError } from "../errors.js";
@@ -18,16 +19,30 @@ import type { KeyStore } from "./key-store.js";
 export const PUBLISH_GRACE_MS = 500;
 
 /**
- * Holds the CA keys in memory, decrypted once, and answers which key signs
- * now and which keys are published. The database decides key states; this
- * class only mirrors them (see `reload`).
+ * Whether a key is held in memory: every key that is or may still be used
+ * (prepared, active, retired but still valid), never one whose validity has
+ * ended after it was retired (it can sign nothing that verifies; its private
+ * key is erased by the lifecycle). An active key stays even past its expiry,
+ * so that a CA that was down for longer than a key's life can rotate.
+ */
+function isLive(r: CaKeyRecord, now: number): boolean {
+  return r.destroyedAt === null && !(r.state === "retired" && r.notAfter <= now);
+}
+
+/**
+ * Holds the live CA keys in memory, decrypted once, and answers which key
+ * signs now and which keys are published. The database decides key states;
+ * this class only mirrors them (see `reload`).
  */
 export class CaManager {
+  /** Live keys (see isLive), decrypted. */
   private keys = new Map<string, LoadedCaKey>();
+  /** Every key record, live or not. */
+  private all: CaKeyRecord[] = [];
   private leafIssuers = new Map<string, LeafIssuer>();
   private signature = "";
   private pemCache = new Map<string, string>();
-  private offload: SignatureOffload | undefined;
+  private offload: { sign: SignatureOffload; forget?: (key: KeyObject) => void } | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -45,24 +60,32 @@ export class CaManager {
   }
 
   /** Makes the hot-path signatures of every key, loaded now or later, where `offload` says. */
-  offloadSignaturesTo(offload: SignatureOffload): void {
-    this.offload = offload;
-    for (const key of this.keys.values()) key.signer.offloadTo(offload);
+  offloadSignaturesTo(offload: SignatureOffload, forget?: (key: KeyObject) => void): void {
+    this.offload = { sign: offload, forget };
+    for (const key of this.keys.values()) key.signer.offloadTo(offload, forget);
   }
 
-  /** Re-reads key states from the store; new keys are decrypted, known ones reused. Returns true if anything changed. */
+  /**
+   * Re-reads key states from the store; new live keys are decrypted, known
+   * ones reused, and keys no longer live are dropped. Returns true if
+   * anything changed.
+   */
   async reload(): Promise<boolean> {
+    const now = this.clock.now().getTime();
     const records = await this.store.listCaKeys();
-    const signature = records.map((r) => `${r.id}:${r.state}`).join(",");
+    const signature = records.map((r) => `${r.id}:${r.state}:${isLive(r, now) ? "live" : "gone"}`).join(",");
     if (signature === this.signature) return false;
     const next = new Map<string, LoadedCaKey>();
     for (const r of records) {
+      if (!isLive(r, now)) continue;
       const known = this.keys.get(r.id);
       const key = known ? { ...known, record: r } : loadCaKey(r, this.keyStore);
-      if (!known && this.offload) key.signer.offloadTo(this.offload);
+      if (!known && this.offload) key.signer.offloadTo(this.offload.sign, this.offload.forget);
       next.set(r.id, key);
     }
+    for (const [id, key] of this.keys) if (!next.has(id)) key.signer.release();
     this.keys = next;
+    this.all = records;
     this.signature = signature;
     this.pemCache = new Map();
     return true;
@@ -119,8 +142,9 @@ export class CaManager {
     return this.keys.get(id);
   }
 
+  /** Every key, live or not (`ca status`). */
   records(): CaKeyRecord[] {
-    return [...this.keys.values()].map((k) => k.record);
+    return this.all;
   }
 
   /**
@@ -131,7 +155,7 @@ export class CaManager {
   bundleSequence(): number {
     const now = this.clock.now().getTime();
     let sequence = 0;
-    for (const { record: r } of this.keys.values()) {
+    for (const r of this.all) {
       sequence = Math.max(sequence, r.createdAt, r.activatedAt ?? 0, r.retiredAt ?? 0, r.notAfter <= now ? r.notAfter : 0);
     }
     return sequence;

@@ -18,7 +18,8 @@ export type CsrChecker = (csr: string) => Promise<CheckedCsr>;
 export type CryptoRequest =
   | { id: number; csr: string }
   | { id: number; sign: { hash: string | null; data: Uint8Array; keyId: number; p1363: boolean } }
-  | { keyId: number; key: KeyObject };
+  | { keyId: number; key: KeyObject }
+  | { forgetKeyId: number };
 
 export type CryptoReply =
   | { id: number; spki: Uint8Array; isRsa: boolean }
@@ -57,7 +58,7 @@ interface Thread {
  *   more latency than the pool (c=1: −7 to −19%), so then the pool signs.
  *
  * Each CA key is sent to a thread once (a KeyObject can cross threads) and
- * then named by number.
+ * then named by number, until `forget` takes it back.
  */
 export class CryptoThreads {
   private readonly threads: Thread[] = [];
@@ -139,6 +140,17 @@ export class CryptoThreads {
     const reply = await this.ask((id) => ({ id, sign: { hash, data, keyId: this.keyIds.get(key) as number, p1363 } }), key);
     if (!("signature" in reply)) throw new TesseraError("internal", "unexpected reply from a crypto thread");
     return bytes(reply.signature);
+  };
+
+  /** Makes every thread drop its copy of a CA key that will not sign again. */
+  readonly forget = (key: KeyObject): void => {
+    const keyId = this.keyIds.get(key);
+    if (keyId === undefined) return;
+    this.keyIds.delete(key);
+    for (const thread of this.threads) {
+      if (!thread.keys.delete(key)) continue;
+      thread.worker.postMessage({ forgetKeyId: keyId } satisfies CryptoRequest);
+    }
   };
 
   private settle(reply: CryptoReply): void {

@@ -2,7 +2,8 @@
  * A thread of CryptoThreads: checks CSRs and makes CA signatures off the
  * event loop. Answers each { id, csr } with { id, spki, isRsa }, each
  * { id, sign } with { id, signature }, or either with { id, code, message };
- * { keyId, key } hands it a CA key to sign with later.
+ * { keyId, key } hands it a CA key to sign with later, { forgetKeyId } takes
+ * it back.
  */
 import { type KeyObject, sign } from "node:crypto";
 import { parentPort } from "node:worker_threads";
@@ -16,6 +17,10 @@ const reply = (r: CryptoReply) => parentPort?.postMessage(r);
 parentPort?.on("message", (m: CryptoRequest) => {
   if ("key" in m) {
     keys.set(m.keyId, m.key);
+    return;
+  }
+  if ("forgetKeyId" in m) {
+    keys.delete(m.forgetKeyId);
     return;
   }
   if ("sign" in m) {

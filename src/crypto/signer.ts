@@ -36,6 +36,7 @@ export class Signer {
   readonly keyIdentifier: Buffer;
   private readonly hash: string | null;
   private offload: SignatureOffload = libuvPoolSign;
+  private forget: ((key: KeyObject) => void) | undefined;
 
   constructor(private readonly privateKey: KeyObject) {
     const type = keyTypeOf(privateKey);
@@ -74,9 +75,21 @@ export class Signer {
     return sign(this.hash, data, this.privateKey);
   }
 
-  /** Where the asynchronous signatures below are made (libuv's pool unless the server has threads for it). */
-  offloadTo(offload: SignatureOffload): void {
+  /**
+   * Where the asynchronous signatures below are made (libuv's pool unless the
+   * server has threads for it); `forget` lets that place drop its copy of the
+   * key once this signer is released.
+   */
+  offloadTo(offload: SignatureOffload, forget?: (key: KeyObject) => void): void {
     this.offload = offload;
+    this.forget = forget;
+  }
+
+  /** This key will not sign again here: where signatures were offloaded to drops it too. */
+  release(): void {
+    this.forget?.(this.privateKey);
+    this.offload = libuvPoolSign;
+    this.forget = undefined;
   }
 
   /** `signX509` off the event loop, for hot paths: it serves other requests meanwhile. */

@@ -24,6 +24,8 @@ export interface CaKeyRecord {
   createdAt: number;
   activatedAt: number | null;
   retiredAt: number | null;
+  /** When its private key was erased (a retired key past its validity); the blob is then empty. */
+  destroyedAt: number | null;
 }
 
 export interface CertificateRecord {
@@ -152,6 +154,11 @@ export interface Store {
    * atomically. False if `id` is no longer prepared (someone else activated it).
    */
   activateCaKey(id: string, now: number, audit: AuditEvent): Promise<boolean>;
+  /**
+   * Erases the private key of every retired key whose validity ended by
+   * `now`, with an audit row each (`audit` builds it); returns those keys.
+   */
+  destroyExpiredCaKeys(now: number, audit: (key: CaKeyRecord) => AuditEvent): Promise<CaKeyRecord[]>;
 
   // certificates
   /**

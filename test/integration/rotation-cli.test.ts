@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import Database from "better-sqlite3";
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pinnedFetch } from "../../src/sdk/pinned-fetch.js";
@@ -204,4 +205,61 @@ describe("operator trail", () => {
       audit: { action: "cert.revoke", hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
   });
+});
+
+describe("expired keys", () => {
+  it("erases a retired intermediate's private key once it has expired: in the database, in ca status and the audit log, and the server issues on", async () => {
+    const shortDir = `${tmp.dir}/short-ca`;
+    expect(runCli(["init", "--trust-domain", "example.org", "--ca-ttl", "4s", "--data-dir", shortDir]).status).toBe(0);
+    const first = JSON.parse(runCli(["ca", "status", "--json", "--data-dir", shortDir]).stdout).keys.find(
+      (k: { kind: string }) => k.kind === "x509_intermediate",
+    ).id as string;
+    const short = await spawnServe(["--data-dir", shortDir, "--workers", "1"]);
+    try {
+      type Key = { id: string; state: string; destroyed_at: string | null; not_after: string };
+      const erased = await waitFor(
+        async () => {
+          const keys: Key[] = JSON.parse(runCli(["ca", "status", "--json", "--data-dir", shortDir]).stdout).keys;
+          const key = keys.find((k) => k.id === first);
+          return key?.destroyed_at ? key : undefined;
+        },
+        15_000,
+        250,
+      );
+      expect(erased).toMatchObject({ state: "retired" });
+      expect(Date.parse(erased?.destroyed_at ?? "")).toBeGreaterThanOrEqual(Date.parse(erased?.not_after ?? ""));
+      expect(runCli(["ca", "status", "--data-dir", shortDir]).stdout).toMatch(new RegExp(`${first}.*retired \\(erased\\)`));
+
+      const audit = JSON.parse(runCli(["audit", "list", "--json", "--data-dir", shortDir]).stdout) as Array<{
+        action: string;
+        subject: string;
+      }>;
+      expect(audit.filter((a) => a.action === "ca.key.destroy").map((a) => a.subject)).toContain(first);
+      expect(runCli(["audit", "verify", "--data-dir", shortDir]).status).toBe(0);
+
+      const db = new Database(`${shortDir}/tessera.db`, { readonly: true });
+      try {
+        const erasedBytes = db.prepare("SELECT length(encrypted_private_key) FROM ca_keys WHERE id = ?").pluck().get(first);
+        expect(erasedBytes).toBe(0);
+      } finally {
+        db.close();
+      }
+
+      const token = runCli([
+        "token",
+        "create",
+        "--spiffe-id",
+        "spiffe://example.org/after",
+        "--data-dir",
+        shortDir,
+      ]).stdout.trim();
+      const reply = await call(`${short.apiUrl}/v1/svid/x509`, {
+        ca: readFileSync(`${shortDir}/bundle.pem`, "utf8"),
+        body: { csr: opensslCsr(tmp.dir).csrPem, attestation: { type: "join_token", token } },
+      });
+      expect(reply.status).toBe(201);
+    } finally {
+      await short.stop();
+    }
+  }, 30_000);
 });

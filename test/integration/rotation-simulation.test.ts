@@ -134,6 +134,48 @@ describe("a month of automatic rotations", () => {
     // retired keys are dropped once expired: what is published stays small
     expect(ca.published("jwt").length).toBeLessThanOrEqual(3);
     expect(ca.published("x509_intermediate").length).toBeLessThanOrEqual(3);
+
+    // and their private keys erased: in the database, in memory, with an audit row each
+    const now = clock.now().getTime();
+    const records = await store.listCaKeys();
+    const over = records.filter((r) => r.state === "retired" && r.notAfter <= now);
+    expect(over.length).toBeGreaterThan(60);
+    for (const r of over) {
+      expect(r.encryptedPrivateKey.length, r.id).toBe(0);
+      expect(r.destroyedAt, r.id).toBeGreaterThanOrEqual(r.notAfter);
+      expect(ca.get(r.id), r.id).toBeUndefined();
+    }
+    for (const r of records.filter((k) => !over.includes(k))) {
+      expect(r.encryptedPrivateKey.length, r.id).toBeGreaterThan(0);
+      expect(r.destroyedAt, r.id).toBeNull();
+    }
+    expect(ca.records()).toHaveLength(records.length); // `ca status` still shows every key
+    const destroyedInAudit = (await store.listAudit({ afterSeq: 0, limit: 100_000 }))
+      .filter((a) => a.action === "ca.key.destroy")
+      .map((a) => a.subject);
+    expect(destroyedInAudit.sort()).toEqual(over.map((r) => r.id).sort());
     store.close();
+
+    // a restart loads only the live keys (an erased one could not be decrypted) and issues at once
+    const reopened = await openCa(dataDir, {}, clock);
+    try {
+      expect(reopened.ca.records()).toHaveLength(records.length);
+      const { token } = await createJoinToken(
+        { store: reopened.store, clock, trustDomain: "example.org" },
+        { spiffeId: "spiffe://example.org/w", ttlMs: HOUR, actor: "sim" },
+      );
+      const svid = await issueX509Svid(
+        {
+          ...x509Deps,
+          store: reopened.store,
+          ca: reopened.ca,
+          attestors: new Map([["join_token", new JoinTokenAttestor(reopened.store, clock)]]),
+        },
+        { csr, attestation: { type: "join_token", token } },
+      );
+      expect(svid.spiffeId).toBe("spiffe://example.org/w");
+    } finally {
+      reopened.store.close();
+    }
   }, 120_000);
 });

@@ -96,6 +96,34 @@ describe("CryptoThreads: CA signatures", () => {
     }
   });
 
+  it("drops a released key from its threads: a request naming it is refused there, and the signer signs on the pool", async () => {
+    const pool = new CryptoThreads(1, { alwaysSignOnThread: true });
+    type Internals = {
+      keyIds: WeakMap<object, number>;
+      ask(request: (id: number) => unknown): Promise<{ code?: string; signature?: Uint8Array }>;
+    };
+    const internals = pool as unknown as Internals;
+    try {
+      const { privateKey, publicKey } = generateKeyPair("ec-p256");
+      const signer = new Signer(privateKey);
+      signer.offloadTo(pool.sign, pool.forget);
+      await signer.signX509Async(Buffer.from("held"));
+      const keyId = internals.keyIds.get(privateKey) as number;
+      const signWith = () =>
+        internals.ask((id) => ({ id, sign: { hash: "sha256", data: Buffer.from("x"), keyId, p1363: false } }));
+      expect((await signWith()).signature).toBeDefined();
+
+      signer.release();
+      await expect(signWith()).rejects.toMatchObject({ code: "internal", message: "the crypto thread does not hold that key" });
+      const before = pool.signedOnThread;
+      const after = await signer.signX509Async(Buffer.from("after"));
+      expect(pool.signedOnThread).toBe(before);
+      expect(verify("sha256", Buffer.from("after"), publicKey, after)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("signs on libuv's pool when its thread cannot start", async () => {
     const pool = new CryptoThreads(1, { file: `${tmp.dir}/no-such-worker.js`, alwaysSignOnThread: true });
     try {

@@ -51,7 +51,7 @@ const BUSY_TIMEOUT_MS = 10_000;
 const CRL_SLICE_BYTES = 64 * 1024;
 
 const CA_KEY_COLUMNS =
-  "id, kind, state, key_type, encrypted_private_key, public_key_spki, certificate_der, parent_id, not_before, not_after, created_at, activated_at, retired_at";
+  "id, kind, state, key_type, encrypted_private_key, public_key_spki, certificate_der, parent_id, not_before, not_after, created_at, activated_at, retired_at, destroyed_at";
 
 function caKeyFromRow(r: Row): CaKeyRecord {
   return {
@@ -68,6 +68,7 @@ function caKeyFromRow(r: Row): CaKeyRecord {
     createdAt: r.created_at as number,
     activatedAt: (r.activated_at as number | null) ?? null,
     retiredAt: (r.retired_at as number | null) ?? null,
+    destroyedAt: (r.destroyed_at as number | null) ?? null,
   };
 }
 
@@ -190,7 +191,7 @@ export class SqliteStore implements Store {
   private insertCaKeyRow(key: CaKeyRecord): void {
     this.db
       .prepare(
-        `INSERT INTO ca_keys (${CA_KEY_COLUMNS}) VALUES (@id, @kind, @state, @keyType, @encryptedPrivateKey, @publicKeySpki, @certificateDer, @parentId, @notBefore, @notAfter, @createdAt, @activatedAt, @retiredAt)`,
+        `INSERT INTO ca_keys (${CA_KEY_COLUMNS}) VALUES (@id, @kind, @state, @keyType, @encryptedPrivateKey, @publicKeySpki, @certificateDer, @parentId, @notBefore, @notAfter, @createdAt, @activatedAt, @retiredAt, @destroyedAt)`,
       )
       .run(key);
     if (key.kind === "x509_intermediate") this.db.prepare("INSERT INTO crls (issuer_id) VALUES (?)").run(key.id);
@@ -228,6 +229,31 @@ export class SqliteStore implements Store {
       this.appendAudit(audit);
       return true;
     });
+  }
+
+  async destroyExpiredCaKeys(now: number, audit: (key: CaKeyRecord) => AuditEvent): Promise<CaKeyRecord[]> {
+    // secure_delete zeroes the bytes the update frees in the database file
+    // (the WAL keeps old page images until it is checkpointed and reused)
+    this.db.pragma("secure_delete = ON");
+    try {
+      return this.write(() => {
+        const due = (
+          this.db
+            .prepare(
+              `SELECT ${CA_KEY_COLUMNS} FROM ca_keys WHERE state = 'retired' AND not_after <= ? AND destroyed_at IS NULL ORDER BY not_after, id`,
+            )
+            .all(now) as Row[]
+        ).map(caKeyFromRow);
+        const erase = this.db.prepare("UPDATE ca_keys SET encrypted_private_key = x'', destroyed_at = ? WHERE id = ?");
+        for (const key of due) {
+          erase.run(now, key.id);
+          this.appendAudit(audit(key));
+        }
+        return due.map((key) => ({ ...key, encryptedPrivateKey: Buffer.alloc(0), destroyedAt: now }));
+      });
+    } finally {
+      this.db.pragma("secure_delete = OFF");
+    }
   }
 
   async recordCertificate(
