@@ -41,6 +41,9 @@ export class CaManager {
   private all: CaKeyRecord[] = [];
   private leafIssuers = new Map<string, LeafIssuer>();
   private signature = "";
+  /** What the store said at the last full read, and when a retired key held in memory expires next. */
+  private version: string | undefined;
+  private nextExpiry = Number.NEGATIVE_INFINITY;
   private pemCache = new Map<string, string>();
   private offload: { sign: SignatureOffload; forget?: (key: KeyObject) => void } | undefined;
 
@@ -72,23 +75,33 @@ export class CaManager {
    */
   async reload(): Promise<boolean> {
     const now = this.clock.now().getTime();
+    const version = await this.store.caKeysVersion();
+    if (version === this.version && now < this.nextExpiry) return false;
     const records = await this.store.listCaKeys();
     const signature = records.map((r) => `${r.id}:${r.state}:${isLive(r, now) ? "live" : "gone"}`).join(",");
-    if (signature === this.signature) return false;
-    const next = new Map<string, LoadedCaKey>();
-    for (const r of records) {
-      if (!isLive(r, now)) continue;
-      const known = this.keys.get(r.id);
-      const key = known ? { ...known, record: r } : loadCaKey(r, this.keyStore);
-      if (!known && this.offload) key.signer.offloadTo(this.offload.sign, this.offload.forget);
-      next.set(r.id, key);
+    const changed = signature !== this.signature;
+    if (changed) {
+      const next = new Map<string, LoadedCaKey>();
+      for (const r of records) {
+        if (!isLive(r, now)) continue;
+        const known = this.keys.get(r.id);
+        const key = known ? { ...known, record: r } : loadCaKey(r, this.keyStore);
+        if (!known && this.offload) key.signer.offloadTo(this.offload.sign, this.offload.forget);
+        next.set(r.id, key);
+      }
+      for (const [id, key] of this.keys) if (!next.has(id)) key.signer.release();
+      this.keys = next;
+      this.signature = signature;
+      this.pemCache = new Map();
     }
-    for (const [id, key] of this.keys) if (!next.has(id)) key.signer.release();
-    this.keys = next;
+    // a key that is not live may still have changed (erased)
     this.all = records;
-    this.signature = signature;
-    this.pemCache = new Map();
-    return true;
+    this.version = version;
+    this.nextExpiry = Math.min(
+      Number.POSITIVE_INFINITY,
+      ...records.filter((r) => r.state === "retired" && isLive(r, now)).map((r) => r.notAfter),
+    );
+    return changed;
   }
 
   private ofKind(kind: CaKeyKind): LoadedCaKey[] {

@@ -143,6 +143,8 @@ export interface Store {
 
   // CA keys
   listCaKeys(): Promise<CaKeyRecord[]>;
+  /** A string that changes whenever a key is added or changes state (cheap: polled by every process). */
+  caKeysVersion(): Promise<string>;
   insertCaKey(key: CaKeyRecord, audit: AuditEvent): Promise<void>;
   /**
    * Inserts a prepared successor of its kind unless one is already prepared;

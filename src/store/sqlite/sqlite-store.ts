@@ -130,6 +130,10 @@ function hotStatements(db: Database.Database) {
     entries: p("SELECT * FROM entries ORDER BY spiffe_id, id"),
     entriesById: p("SELECT * FROM entries WHERE spiffe_id = ? ORDER BY spiffe_id, id"),
     getEntry: p("SELECT * FROM entries WHERE id = ?"),
+    // built in SQLite: reading every key record (blobs and all) costs ~10 µs a row in JS
+    caKeysVersion: p(
+      "SELECT ifnull(group_concat(id || ':' || state || ':' || ifnull(destroyed_at, ''), ','), '') FROM ca_keys",
+    ).pluck(),
   };
 }
 
@@ -182,6 +186,10 @@ export class SqliteStore implements Store {
     this.write(() => {
       for (const [k, v] of Object.entries(values)) put.run(k, v);
     });
+  }
+
+  async caKeysVersion(): Promise<string> {
+    return this.stmt.caKeysVersion.get() as string;
   }
 
   async listCaKeys(): Promise<CaKeyRecord[]> {
