@@ -14,10 +14,18 @@ function formatLabels(labels: Labels): string {
 
 const series = (name: string, labels: string, value: number) => `${name}${labels ? `{${labels}}` : ""} ${value}`;
 
-/** A tiny Prometheus text-format registry: counters and gauges with labels. */
+interface Histogram {
+  /** Upper bounds, ascending; +Inf is implied. */
+  bounds: readonly number[];
+  /** Per label set: a count per bound (not cumulative), then the sum and count of all observations. */
+  series: Map<string, { counts: number[]; sum: number; count: number }>;
+}
+
+/** A tiny Prometheus text-format registry: counters, gauges and histograms, with labels. */
 export class Metrics {
   private readonly counters = new Map<string, Map<string, number>>();
   private readonly gauges = new Map<string, () => number | GaugeReading[]>();
+  private readonly histograms = new Map<string, Histogram>();
   private readonly help = new Map<string, string>();
 
   describe(name: string, help: string): void {
@@ -39,6 +47,28 @@ export class Metrics {
     this.gauges.set(name, read);
   }
 
+  /** Declares a histogram with these bucket upper bounds (ascending). */
+  histogram(name: string, help: string, bounds: readonly number[]): void {
+    this.help.set(name, help);
+    this.histograms.set(name, { bounds: [...bounds].sort((a, b) => a - b), series: new Map() });
+  }
+
+  /** Records one observation in a declared histogram. */
+  observe(name: string, labels: Labels, value: number): void {
+    const h = this.histograms.get(name);
+    if (!h) throw new Error(`histogram ${name} is not declared`);
+    const key = formatLabels(labels);
+    let s = h.series.get(key);
+    if (!s) {
+      s = { counts: new Array<number>(h.bounds.length).fill(0), sum: 0, count: 0 };
+      h.series.set(key, s);
+    }
+    const i = h.bounds.findIndex((b) => value <= b);
+    if (i >= 0) s.counts[i] = (s.counts[i] ?? 0) + 1;
+    s.sum += value;
+    s.count++;
+  }
+
   render(): string {
     const lines: string[] = [];
     const header = (name: string, type: string) => {
@@ -54,6 +84,20 @@ export class Metrics {
       const reading = read();
       if (typeof reading === "number") lines.push(series(name, "", reading));
       else for (const r of reading) lines.push(series(name, formatLabels(r.labels), r.value));
+    }
+    for (const [name, h] of this.histograms) {
+      header(name, "histogram");
+      for (const [labels, s] of h.series) {
+        const withLe = (le: string) => (labels ? `${labels},le="${le}"` : `le="${le}"`);
+        let cumulative = 0;
+        h.bounds.forEach((bound, i) => {
+          cumulative += s.counts[i] ?? 0;
+          lines.push(series(`${name}_bucket`, withLe(String(bound)), cumulative));
+        });
+        lines.push(series(`${name}_bucket`, withLe("+Inf"), s.count));
+        lines.push(series(`${name}_sum`, labels, s.sum));
+        lines.push(series(`${name}_count`, labels, s.count));
+      }
     }
     return `${lines.join("\n")}\n`;
   }

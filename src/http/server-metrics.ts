@@ -5,6 +5,7 @@ import { Metrics } from "./metrics.js";
 /** The names every server process counts under. */
 export const METRIC = {
   svidsIssued: "tessera_svid_issued_total",
+  issuanceSeconds: "tessera_svid_issuance_duration_seconds",
   httpErrors: "tessera_http_errors_total",
   dutyFailures: "tessera_background_duty_failures_total",
 } as const;
@@ -18,6 +19,11 @@ export function serverMetrics(crl: CrlService, ca: CaManager): Metrics {
   const metrics = new Metrics();
   metrics.describe(METRIC.svidsIssued, "SVIDs issued");
   metrics.describe(METRIC.httpErrors, "HTTP error responses by code");
+  metrics.histogram(
+    METRIC.issuanceSeconds,
+    "Time to issue an SVID, from the parsed request to the response (attestation, signing and the durable record included)",
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
   metrics.describe(
     METRIC.dutyFailures,
     "Failed runs of a background duty (key lifecycle, CA reload, CRL, audit shipping, pruning, server certificate renewal) in this process",

@@ -30,4 +30,31 @@ describe("Prometheus metrics", () => {
       ].join("\n"),
     );
   });
+
+  it("renders histograms as cumulative buckets with +Inf, sum and count per label set, and refuses an undeclared one", () => {
+    const m = new Metrics();
+    m.histogram("t_seconds", "latency", [0.01, 0.001, 0.1]);
+    for (const v of [0.0005, 0.001, 0.02, 5]) m.observe("t_seconds", { type: "a" }, v);
+    m.observe("t_seconds", { type: "b" }, 0.05);
+    expect(m.render()).toBe(
+      [
+        "# HELP t_seconds latency",
+        "# TYPE t_seconds histogram",
+        't_seconds_bucket{type="a",le="0.001"} 2',
+        't_seconds_bucket{type="a",le="0.01"} 2',
+        't_seconds_bucket{type="a",le="0.1"} 3',
+        't_seconds_bucket{type="a",le="+Inf"} 4',
+        't_seconds_sum{type="a"} 5.0215',
+        't_seconds_count{type="a"} 4',
+        't_seconds_bucket{type="b",le="0.001"} 0',
+        't_seconds_bucket{type="b",le="0.01"} 0',
+        't_seconds_bucket{type="b",le="0.1"} 1',
+        't_seconds_bucket{type="b",le="+Inf"} 1',
+        't_seconds_sum{type="b"} 0.05',
+        't_seconds_count{type="b"} 1',
+        "",
+      ].join("\n"),
+    );
+    expect(() => m.observe("t_other", {}, 1)).toThrow(/not declared/);
+  });
 });

@@ -8,6 +8,7 @@ export function svidX509Endpoint(deps: HttpDeps): JsonEndpoint {
     path: "/v1/svid/x509",
     limited: true,
     async handle(body, socket) {
+      const started = performance.now();
       const svid = await issueX509Svid(deps.issueX509, {
         csr: body.csr,
         attestation: body.attestation,
@@ -15,6 +16,7 @@ export function svidX509Endpoint(deps: HttpDeps): JsonEndpoint {
         peer: () => deps.peers.authenticate(socket),
       });
       deps.metrics.count(METRIC.svidsIssued, { type: "x509" });
+      deps.metrics.observe(METRIC.issuanceSeconds, { type: "x509" }, (performance.now() - started) / 1000);
       return {
         status: 201,
         body: {
