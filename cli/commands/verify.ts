@@ -1,8 +1,10 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
 import type { Command } from "commander";
+import { dataFiles } from "../../src/data-dir.js";
 import { TesseraError } from "../../src/errors.js";
 import { pinnedFetch } from "../../src/sdk/pinned-fetch.js";
-import { printJson } from "../context.js";
+import { dataDirOf, type GlobalOptions, printJson, withDataDir } from "../context.js";
 
 function readFile(path: string, what: string): string {
   try {
@@ -12,9 +14,20 @@ function readFile(path: string, what: string): string {
   }
 }
 
-/** https URLs are fetched trusting `bundle` if given (Tessera's own endpoints), else the system store. */
-function fetcherFor(bundleFile?: string) {
-  const pinned = bundleFile ? pinnedFetch(readFile(bundleFile, "bundle")) : undefined;
+/**
+ * https URLs are fetched trusting `bundle` if given (Tessera's own
+ * endpoints); else the system store together with the data directory's
+ * bundle, if there is one (a JWKS URL of the CA on this machine); else the
+ * system store alone.
+ */
+function fetcherFor(bundleFile: string | undefined, opts: GlobalOptions = {}) {
+  const local = dataFiles(dataDirOf(opts)).bundle;
+  const roots = bundleFile
+    ? readFile(bundleFile, "bundle")
+    : existsSync(local)
+      ? [...rootCertificates, readFile(local, "bundle")].join("\n")
+      : undefined;
+  const pinned = roots ? pinnedFetch(roots) : undefined;
   return (url: string, init?: { headers?: Record<string, string> }) =>
     pinned && url.startsWith("https:") ? pinned(url, init) : fetch(url, init);
 }
@@ -47,26 +60,37 @@ export function registerVerify(program: Command): void {
       process.stdout.write(`${result.spiffeId}\n`);
     });
 
-  verify
-    .command("jwt")
+  withDataDir(verify.command("jwt"))
     .description("verify a JWT-SVID against a JWKS (file or URL) for an audience")
     .argument("<token>", "the JWT-SVID (or - to read it from stdin)")
     .requiredOption("--jwks <file|url>", "JWKS file, or URL such as https://ca:8443/.well-known/jwks.json")
     .requiredOption("--audience <aud>", "the audience the token must name")
     .option("--issuer <iss>", "require this issuer")
-    .option("--bundle <file>", "roots to trust for an https JWKS URL served by Tessera")
+    .option(
+      "--bundle <file>",
+      "roots to trust for an https JWKS URL served by Tessera (default: the system's roots and the data directory's bundle.pem, if there is one)",
+    )
     .option("--json", "print the result as JSON")
     .action(
-      async (tokenArg: string, opts: { jwks: string; audience: string; issuer?: string; bundle?: string; json?: boolean }) => {
+      async (
+        tokenArg: string,
+        opts: GlobalOptions & { jwks: string; audience: string; issuer?: string; bundle?: string; json?: boolean },
+      ) => {
         const token = tokenArg === "-" ? readFileSync(0, "utf8").trim() : tokenArg;
         const { JwtSvidVerifier } = await import("../../src/sdk/jwt-svid-verifier.js");
         const verifier = new JwtSvidVerifier({
           source: opts.jwks,
           audience: opts.audience,
           issuer: opts.issuer,
-          fetch: fetcherFor(opts.bundle),
+          fetch: fetcherFor(opts.bundle, opts),
         });
-        const result = await verifier.verify(token);
+        const result = await verifier.verify(token).catch((e: unknown) => {
+          // the usual first stumble: Tessera's https JWKS URL from a machine that has not got its roots
+          if (!opts.bundle && e instanceof TesseraError && /cannot load the JWKS https:.*(certificate|issuer)/.test(e.message)) {
+            throw new TesseraError(e.code, `${e.message} (pass --bundle with the CA's bundle.pem, or --data-dir of the CA)`);
+          }
+          throw e;
+        });
         if (opts.json) {
           return printJson({
             valid: true,

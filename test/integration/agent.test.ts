@@ -141,7 +141,12 @@ describe("tessera agent --once", () => {
       (_fp: string) => ["--bundle-fingerprint", `sha256:${"0".repeat(64)}`],
       "refusing to trust",
     ],
-    ["rejects/no trust anchor at all", () => [], "never trusts the CA blindly"],
+    ["rejects/no trust anchor at all", () => ["--data-dir", `${tmp.dir}/not-a-ca`], "never trusts the CA blindly"],
+    [
+      "rejects/both a fingerprint and a bundle",
+      (fp: string) => ["--bundle-fingerprint", fp, "--bundle", `${tmp.dir}/any.pem`],
+      "not both",
+    ],
     ["rejects/a malformed fingerprint", () => ["--bundle-fingerprint", "md5:abc"], "invalid fingerprint"],
   ])("%s", async (_name, trustArgs, message) => {
     const ca = await freshCa(`trust-${Math.random().toString(36).slice(2)}`);
@@ -159,6 +164,38 @@ describe("tessera agent --once", () => {
       expect(await a.exited).not.toBe(0);
       expect(a.log()).toContain(message);
       expect(existsSync(`${tmp.dir}/nope/svid.pem`)).toBe(false);
+    } finally {
+      await ca.serve.stop();
+    }
+  });
+});
+
+describe("tessera agent on the CA's machine", () => {
+  it("trusts the data directory's bundle when given neither --bundle-fingerprint nor --bundle, and says so", async () => {
+    const ca = await freshCa("local-trust");
+    try {
+      const out = `${tmp.dir}/local-trust-id`;
+      const a = startAgent([
+        "--server",
+        ca.serve.apiUrl,
+        "--join-token",
+        ca.token("spiffe://example.org/local"),
+        "--out-dir",
+        out,
+        "--data-dir",
+        ca.dataDir,
+        "--once",
+      ]);
+      expect(await a.exited, a.log()).toBe(0);
+      expect(a.log()).toContain(`trusting the roots in ${ca.dataDir}/bundle.pem`);
+      const verified = spawnSync(
+        "openssl",
+        ["verify", "-CAfile", `${ca.dataDir}/bundle.pem`, "-untrusted", `${out}/svid.pem`, `${out}/svid.pem`],
+        {
+          encoding: "utf8",
+        },
+      );
+      expect(verified.stdout).toContain(": OK");
     } finally {
       await ca.serve.stop();
     }

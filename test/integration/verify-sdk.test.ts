@@ -114,6 +114,10 @@ describe("tessera verify jwt", () => {
     expect(wrong.stderr).toContain("aud");
     const file = writeTemp(tmp.dir, "jwks.json", (await server.request("/.well-known/jwks.json")).text());
     expect((await cli(["verify", "jwt", token, "--jwks", file, "--audience", "billing"])).status).toBe(0);
+    // on the CA's machine the data directory's bundle stands in for --bundle
+    const local = await cli(["verify", "jwt", token, "--jwks", jwks, "--audience", "billing", "--data-dir", server.dataDir]);
+    expect(local.status, local.stderr).toBe(0);
+    expect(local.stdout.trim()).toBe("spiffe://example.org/caller");
   });
 
   it("says why when the JWKS cannot be loaded, instead of blaming the token", async () => {
@@ -129,9 +133,11 @@ describe("tessera verify jwt", () => {
       `${server.apiUrl}/.well-known/jwks.json`,
       "--audience",
       "billing",
+      "--data-dir",
+      `${tmp.dir}/not-a-ca`,
     ]);
     expect(untrusted.status).not.toBe(0);
-    expect(untrusted.stderr).toMatch(/cannot load the JWKS https:.*(certificate|issuer)/);
+    expect(untrusted.stderr).toMatch(/cannot load the JWKS https:.*(certificate|issuer).*pass --bundle/);
     expect(untrusted.stderr).not.toContain("malformed");
     const missing = await cli(["verify", "jwt", token, "--jwks", `${tmp.dir}/no-such.json`, "--audience", "billing"]);
     expect(missing.status).not.toBe(0);
