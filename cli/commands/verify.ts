@@ -14,6 +14,12 @@ function readFile(path: string, what: string): string {
   }
 }
 
+/** The data directory's bundle.pem, if there is one. */
+function localBundle(opts: GlobalOptions): string | undefined {
+  const path = dataFiles(dataDirOf(opts)).bundle;
+  return existsSync(path) ? path : undefined;
+}
+
 /**
  * https URLs are fetched trusting `bundle` if given (Tessera's own
  * endpoints); else the system store together with the data directory's
@@ -21,10 +27,10 @@ function readFile(path: string, what: string): string {
  * system store alone.
  */
 function fetcherFor(bundleFile: string | undefined, opts: GlobalOptions = {}) {
-  const local = dataFiles(dataDirOf(opts)).bundle;
+  const local = bundleFile ? undefined : localBundle(opts);
   const roots = bundleFile
     ? readFile(bundleFile, "bundle")
-    : existsSync(local)
+    : local
       ? [...rootCertificates, readFile(local, "bundle")].join("\n")
       : undefined;
   const pinned = roots ? pinnedFetch(roots) : undefined;
@@ -35,19 +41,20 @@ function fetcherFor(bundleFile: string | undefined, opts: GlobalOptions = {}) {
 export function registerVerify(program: Command): void {
   const verify = program.command("verify").description("check an identity the way a relying service would");
 
-  verify
-    .command("cert")
+  withDataDir(verify.command("cert"))
     .description("verify an X.509-SVID (leaf first, then intermediates) against a bundle and optionally a CRL")
     .argument("<file>", "PEM certificate chain")
-    .requiredOption("--bundle <file>", "trusted roots (PEM)")
+    .option("--bundle <file>", "trusted roots (PEM; default: the data directory's bundle.pem, if there is one)")
     .option("--crl <file|url>", "CRL: a file (DER or PEM, one or several) or an http(s) URL")
     .option("--json", "print the result as JSON")
-    .action(async (file: string, opts: { bundle: string; crl?: string; json?: boolean }) => {
+    .action(async (file: string, opts: GlobalOptions & { bundle?: string; crl?: string; json?: boolean }) => {
+      const bundle = opts.bundle ?? localBundle(opts);
+      if (!bundle) throw new TesseraError("invalid_argument", "give --bundle: the roots to verify against");
       const { X509SvidVerifier } = await import("../../src/sdk/x509-svid-verifier.js");
       const verifier = new X509SvidVerifier({
-        bundlePem: readFile(opts.bundle, "bundle"),
+        bundlePem: readFile(bundle, "bundle"),
         crl: opts.crl,
-        fetch: fetcherFor(opts.bundle),
+        fetch: fetcherFor(bundle),
       });
       const result = await verifier.verify(readFile(file, "certificate"));
       if (opts.json)

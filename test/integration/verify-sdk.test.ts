@@ -48,6 +48,12 @@ describe("tessera verify cert", () => {
     expect(ok.stdout.trim()).toBe("spiffe://example.org/web");
     const json = JSON.parse((await cli(["verify", "cert", chain, "--bundle", bundleFile, "--json"])).stdout);
     expect(json).toMatchObject({ valid: true, spiffe_id: "spiffe://example.org/web", serial: web.serial });
+    // the data directory's bundle stands in for --bundle; with neither there is nothing to trust
+    const local = await cli(["verify", "cert", chain, "--data-dir", server.dataDir]);
+    expect(local.status, local.stderr).toBe(0);
+    const none = await cli(["verify", "cert", chain, "--data-dir", `${tmp.dir}/not-a-ca`]);
+    expect(none.status).not.toBe(0);
+    expect(none.stderr).toContain("give --bundle");
 
     runCli(["revoke", web.serial, "--data-dir", server.dataDir]);
     const failed = await waitFor(async () => {
