@@ -90,6 +90,9 @@ export class CaManager {
         next.set(r.id, key);
       }
       for (const [id, key] of this.keys) if (!next.has(id)) key.signer.release();
+      for (const cacheKey of this.leafIssuers.keys()) {
+        if (!next.has(cacheKey.slice(0, cacheKey.indexOf(" ")))) this.leafIssuers.delete(cacheKey);
+      }
       this.keys = next;
       this.signature = signature;
       this.pemCache = new Map();

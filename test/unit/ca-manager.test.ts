@@ -54,6 +54,23 @@ describe("CaManager.reload", () => {
     }
   });
 
+  it("forgets an intermediate's leaf issuer (and with it the key) once the retired intermediate has expired", async () => {
+    const { clock, store, ca, lifecycle } = await freshCa("leaf-issuer");
+    try {
+      const old = ca.activeIntermediate().record.id;
+      ca.leafIssuer(old, "https://ca.example/v1/crl");
+      await lifecycle.rotateNow("x509_intermediate", "test");
+      const cached = () => [...(ca as unknown as { leafIssuers: Map<string, unknown> }).leafIssuers.keys()];
+      expect(cached()).toEqual([`${old} https://ca.example/v1/crl`]);
+      clock.advance(6 * HOUR + 1);
+      await ca.reload();
+      expect(cached()).toEqual([]);
+      expect(ca.get(old)).toBeUndefined();
+    } finally {
+      store.close();
+    }
+  });
+
   it("keeps an active key past its expiry (a CA down longer than a key's life must still rotate), and erases nothing live", async () => {
     const { clock, store, ca, lifecycle } = await freshCa("overdue");
     try {
