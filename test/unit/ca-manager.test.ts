@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { initializeCa } from "../../src/ca/init-ca.js";
 import { openCa } from "../../src/ca/open-ca.js";
-import { ManualClock } from "../../src/clock.js";
+import { openManualCa } from "../helpers/ca.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir();
@@ -9,17 +8,8 @@ afterAll(() => tmp.cleanup());
 
 const HOUR = 3_600_000;
 
-async function freshCa(name: string) {
-  const clock = new ManualClock(Date.parse("2027-03-01T00:00:00Z"));
-  const dataDir = `${tmp.dir}/${name}`;
-  await initializeCa(
-    dataDir,
-    { trustDomain: "example.org", keyType: "ec-p256", rootTtlMs: 1000 * HOUR, caTtlMs: 6 * HOUR, jwtKeyTtlMs: 6 * HOUR },
-    {},
-    clock,
-  );
-  return { clock, ...(await openCa(dataDir, {}, clock)) };
-}
+const freshCa = (name: string) =>
+  openManualCa(`${tmp.dir}/${name}`, { rootTtlMs: 1000 * HOUR, caTtlMs: 6 * HOUR, jwtKeyTtlMs: 6 * HOUR });
 
 describe("CaManager.reload", () => {
   it("reads the key records again only when the store's key version changes or a held retired key expires", async () => {

@@ -1,8 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { initializeCa } from "../../src/ca/init-ca.js";
 import { PUBLISH_GRACE_MS } from "../../src/ca/manager.js";
-import { openCa } from "../../src/ca/open-ca.js";
-import { ManualClock } from "../../src/clock.js";
+import { openManualCa } from "../helpers/ca.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir();
@@ -10,17 +8,8 @@ afterAll(() => tmp.cleanup());
 
 const DAY = 86_400_000;
 
-async function openFresh(name: string) {
-  const clock = new ManualClock(Date.parse("2027-03-01T00:00:00Z"));
-  const dataDir = `${tmp.dir}/${name}`;
-  await initializeCa(
-    dataDir,
-    { trustDomain: "example.org", keyType: "ec-p256", rootTtlMs: 400 * DAY, caTtlMs: 7 * DAY, jwtKeyTtlMs: 7 * DAY },
-    {},
-    clock,
-  );
-  return { clock, ...(await openCa(dataDir, {}, clock)) };
-}
+const openFresh = (name: string) =>
+  openManualCa(`${tmp.dir}/${name}`, { rootTtlMs: 400 * DAY, caTtlMs: 7 * DAY, jwtKeyTtlMs: 7 * DAY });
 
 describe("an emergency rotation waits until every process can publish the new key", () => {
   it.each([
