@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { isTesseraError } from "../src/errors.js";
 import { registerAgent } from "./commands/agent.js";
 import { registerAudit } from "./commands/audit.js";
+import { registerBackup } from "./commands/backup.js";
 import { registerBundle, registerCa, registerCrl } from "./commands/ca.js";
 import { registerCert, registerRevoke } from "./commands/cert.js";
 import { registerEntry } from "./commands/entry.js";
@@ -31,6 +32,7 @@ for (const register of [
   registerRotate,
   registerPrune,
   registerAudit,
+  registerBackup,
   registerAgent,
   registerVerify,
 ]) {

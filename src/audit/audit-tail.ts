@@ -1,9 +1,8 @@
 import { type Logger, pino } from "pino";
+import { SHIPPED_KEY } from "../store/settings-keys.js";
 import type { AuditRecord, Store } from "../store/store.js";
 import { auditRowJson } from "./audit-archive.js";
 
-/** Settings key: the newest audit row written to the structured log. */
-export const SHIPPED_KEY = "audit_shipped_seq";
 /** Largest write to the log stream: writes up to PIPE_BUF are atomic, so lines of several workers never interleave. */
 const MAX_WRITE = 4096;
 

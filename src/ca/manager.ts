@@ -2,6 +2,7 @@ import type { KeyObject } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { SignatureOffload } from "../crypto/signer.js";
 import { TesseraError } from "../errors.js";
+import { BUNDLE_SEQUENCE_FLOOR_KEY } from "../store/settings-keys.js";
 import type { CaKeyKind, CaKeyRecord, Store } from "../store/store.js";
 import { pemEncode } from "../x509/pem.js";
 import { LeafIssuer } from "../x509/profile.js";
@@ -45,6 +46,8 @@ export class CaManager {
   private version: string | undefined;
   private nextExpiry = Number.NEGATIVE_INFINITY;
   private pemCache = new Map<string, string>();
+  /** The least bundle sequence to publish (after a restore the key records may lie in the past). */
+  private sequenceFloor = 0;
   private offload: { sign: SignatureOffload; forget?: (key: KeyObject) => void } | undefined;
 
   private constructor(
@@ -58,6 +61,7 @@ export class CaManager {
     const settings = await store.getSettings();
     if (!settings.trust_domain) throw new TesseraError("not_initialized", "the data directory is not initialised");
     const manager = new CaManager(store, keyStore, clock, settings.trust_domain);
+    manager.sequenceFloor = Number(settings[BUNDLE_SEQUENCE_FLOOR_KEY] ?? 0) || 0;
     await manager.reload();
     return manager;
   }
@@ -170,7 +174,7 @@ export class CaManager {
    */
   bundleSequence(): number {
     const now = this.clock.now().getTime();
-    let sequence = 0;
+    let sequence = this.sequenceFloor;
     for (const r of this.all) {
       sequence = Math.max(sequence, r.createdAt, r.activatedAt ?? 0, r.retiredAt ?? 0, r.notAfter <= now ? r.notAfter : 0);
     }

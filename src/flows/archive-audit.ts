@@ -3,9 +3,9 @@ import { closeSync, existsSync, fsyncSync, linkSync, openSync, unlinkSync, write
 import { basename, dirname } from "node:path";
 import { archiveLine } from "../audit/audit-archive.js";
 import { verifyAuditChain } from "../audit/audit-chain.js";
-import { SHIPPED_KEY } from "../audit/audit-tail.js";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
+import { SHIPPED_KEY } from "../store/settings-keys.js";
 import type { AuditRecord, Store } from "../store/store.js";
 
 export interface ArchiveResult {

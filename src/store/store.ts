@@ -140,6 +140,8 @@ export interface Store {
   // settings
   getSettings(): Promise<Record<string, string>>;
   putSettings(values: Record<string, string>): Promise<void>;
+  /** Appends an audit row for an event that changes nothing else (a backup, say). */
+  recordEvent(audit: AuditEvent): Promise<void>;
 
   // CA keys
   listCaKeys(): Promise<CaKeyRecord[]>;

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { TesseraError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
+import { BUNDLE_SEQUENCE_FLOOR_KEY, SHIPPED_KEY } from "../settings-keys.js";
 import type {
   AuditArchive,
   AuditEvent,
@@ -185,6 +186,52 @@ export class SqliteStore implements Store {
     );
     this.write(() => {
       for (const [k, v] of Object.entries(values)) put.run(k, v);
+    });
+  }
+
+  async recordEvent(audit: AuditEvent): Promise<void> {
+    this.write(() => this.appendAudit(audit));
+  }
+
+  /**
+   * A consistent copy of the database in `file`, made while other processes
+   * go on reading and writing. The first step copies a few pages; the rest
+   * go in one step, inside one read transaction, so a busy server cannot
+   * keep restarting it.
+   */
+  async backupTo(file: string, onProgress?: (copied: number, total: number) => void): Promise<{ pages: number }> {
+    const { totalPages } = await this.db.backup(file, {
+      progress: ({ totalPages: total, remainingPages }) => {
+        onProgress?.(total - remainingPages, total);
+        return Math.max(remainingPages, 100);
+      },
+    });
+    onProgress?.(totalPages, totalPages);
+    return { pages: totalPages };
+  }
+
+  /**
+   * Makes a database restored from a backup safe to serve from: CRL numbers
+   * continue above any the lost history can have used (the current time in
+   * milliseconds: a CRL is built at most a few times a second), every CRL is
+   * rebuilt, unused join tokens expire (one used after the backup would
+   * otherwise work again), the bundle sequence starts from now, and audit
+   * rows already in the backup are not shipped again. One audit row says so.
+   */
+  async sealRestored(now: number, audit: AuditEvent): Promise<{ crls: number; joinTokens: number }> {
+    return this.write(() => {
+      const crls = this.db.prepare("UPDATE crls SET last_number = max(last_number, ?), revision = revision + 1").run(now).changes;
+      const joinTokens = this.db
+        .prepare("UPDATE join_tokens SET expires_at = ? WHERE used_at IS NULL AND expires_at > ?")
+        .run(now, now).changes;
+      const head = (this.db.prepare("SELECT max(seq) FROM audit_log").pluck().get() as number | null) ?? 0;
+      const put = this.db.prepare(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      );
+      put.run(BUNDLE_SEQUENCE_FLOOR_KEY, String(now));
+      put.run(SHIPPED_KEY, String(head));
+      this.appendAudit({ ...audit, details: { ...audit.details, crls_renumbered: crls, join_tokens_expired: joinTokens } });
+      return { crls, joinTokens };
     });
   }
 
