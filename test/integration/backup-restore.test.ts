@@ -28,7 +28,7 @@ async function issue(apiUrl: string, bundle: string, token: string) {
 }
 
 describe("tessera backup and restore", () => {
-  it("backs up while serving; restores only when stopped, and then never reuses a CRL number or revives a join token", async () => {
+  it("backs up while serving, restores only when stopped, and then never reuses a CRL number or revives a join token", async () => {
     const dataDir = `${tmp.dir}/ca`;
     const cli = (args: string[]) => runCli([...args, "--data-dir", dataDir]);
     let serve = await spawnServe(["--data-dir", dataDir, "--workers", "1"]);
