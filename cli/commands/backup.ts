@@ -38,7 +38,10 @@ export function registerBackup(program: Command): void {
     .option("--json", "print what was done as JSON")
     .addHelpText(
       "after",
-      "\nWhat happened after the backup is lost: certificates and tokens issued since (their holders must\nattest again: renewal needs a recorded certificate), revocations (revoke them again: the shipped audit log lists them), rotations. CRL\nnumbers continue above any used since, unused join tokens expire, and the replaced database is kept\nbeside it. Start the servers again afterwards.",
+      "\nWhat happened after the backup is lost: certificates and tokens issued since (their holders\n" +
+        "must attest again: renewal needs a recorded certificate), revocations (revoke them again: the\n" +
+        "shipped audit log lists them), rotations. CRL numbers continue above any used since, unused join\n" +
+        "tokens expire, and the replaced database is kept beside it. Start the servers again afterwards.",
     )
     .action(async (opts: GlobalOptions & { from: string; json?: boolean }) => {
       const result = await restoreDatabase(dataDirOf(opts), opts.from, {
