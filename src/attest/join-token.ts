@@ -43,6 +43,7 @@ export class JoinTokenAttestor implements Attestor {
       throw fail("join token is not valid");
     }
     if (record.usedAt !== null) throw new TesseraError("token_used", "join token has already been used");
+    if (record.revokedAt !== null) throw fail("join token has been revoked");
     if (record.expiresAt <= this.clock.now().getTime()) throw fail("join token has expired");
     return {
       method: this.type,

@@ -7,6 +7,11 @@ import type { Store } from "../store/store.js";
 
 export const MAX_JOIN_TOKEN_TTL_MS = 30 * 86_400_000;
 
+/** How operators name a token without holding it: the start of its hash (as the audit log records it). */
+export function joinTokenId(tokenHash: string): string {
+  return tokenHash.slice(0, 12);
+}
+
 export interface CreateJoinTokenRequest {
   spiffeId: string;
   ttlMs: number;
@@ -18,7 +23,7 @@ export interface CreateJoinTokenRequest {
 export async function createJoinToken(
   deps: { store: Store; clock: Clock; trustDomain: string },
   req: CreateJoinTokenRequest,
-): Promise<{ token: string; spiffeId: string; expiresAt: Date }> {
+): Promise<{ token: string; id: string; spiffeId: string; expiresAt: Date }> {
   // validate
   const id = parseSpiffeIdIn(req.spiffeId, deps.trustDomain).toString();
   const selectors = [...new Set((req.selectors ?? []).map(parseSelector))].sort();
@@ -30,14 +35,14 @@ export async function createJoinToken(
   const expiresAt = now + req.ttlMs;
   // record
   await deps.store.insertJoinToken(
-    { tokenHash, spiffeId: id, selectors, createdAt: now, expiresAt, usedAt: null, usedBySerial: null },
+    { tokenHash, spiffeId: id, selectors, createdAt: now, expiresAt, usedAt: null, usedBySerial: null, revokedAt: null },
     {
       actor: req.actor,
       action: "token.create",
       subject: id,
-      details: { token_hash_prefix: tokenHash.slice(0, 12), expires_at: new Date(expiresAt).toISOString() },
+      details: { token_hash_prefix: joinTokenId(tokenHash), expires_at: new Date(expiresAt).toISOString() },
     },
   );
   // respond
-  return { token, spiffeId: id, expiresAt: new Date(expiresAt) };
+  return { token, id: joinTokenId(tokenHash), spiffeId: id, expiresAt: new Date(expiresAt) };
 }

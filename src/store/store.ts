@@ -51,6 +51,16 @@ export interface JoinTokenRecord {
   expiresAt: number;
   usedAt: number | null;
   usedBySerial: string | null;
+  /** Set when an operator revoked it before use. */
+  revokedAt: number | null;
+}
+
+export type JoinTokenStatus = "unused" | "used" | "expired" | "revoked";
+
+export function joinTokenStatus(t: JoinTokenRecord, now: number): JoinTokenStatus {
+  if (t.usedAt !== null) return "used";
+  if (t.revokedAt !== null) return "revoked";
+  return t.expiresAt <= now ? "expired" : "unused";
 }
 
 export interface EntryRecord {
@@ -195,6 +205,18 @@ export interface Store {
   // join tokens
   insertJoinToken(token: JoinTokenRecord, audit: AuditEvent): Promise<void>;
   getJoinToken(hash: string): Promise<JoinTokenRecord | undefined>;
+  /** Join tokens, newest first. */
+  listJoinTokens(filter: { spiffeId?: string; limit: number }): Promise<JoinTokenRecord[]>;
+  /**
+   * Revokes the unused, unexpired tokens that `which` names (the token whose
+   * hash begins with `hashPrefix`, or every one of `spiffeId`), with an audit
+   * row each; returns them. Revoking by prefix refuses an ambiguous prefix.
+   */
+  revokeJoinTokens(
+    which: { hashPrefix: string } | { spiffeId: string },
+    now: number,
+    audit: (t: JoinTokenRecord) => AuditEvent,
+  ): Promise<JoinTokenRecord[]>;
 
   // CRLs
   /**

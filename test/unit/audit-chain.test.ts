@@ -23,6 +23,7 @@ beforeEach(async () => {
         expiresAt: 1,
         usedAt: null,
         usedBySerial: null,
+        revokedAt: null,
       },
       { actor: "operator:test", action: "token.create", subject: `spiffe://example.org/w${i}`, details: { i } },
     );

@@ -18,6 +18,7 @@ import type {
   Store,
   StoredCrl,
 } from "../store.js";
+import { joinTokenStatus } from "../store.js";
 import { AuditAppender } from "./audit-appender.js";
 import { GroupCommitQueue } from "./group-commit.js";
 import { CERT_COLUMNS, IssuanceBatchWriter, type IssuanceOp } from "./issuance-batch.js";
@@ -70,6 +71,19 @@ function caKeyFromRow(r: Row): CaKeyRecord {
     activatedAt: (r.activated_at as number | null) ?? null,
     retiredAt: (r.retired_at as number | null) ?? null,
     destroyedAt: (r.destroyed_at as number | null) ?? null,
+  };
+}
+
+function joinTokenFromRow(r: Row): JoinTokenRecord {
+  return {
+    tokenHash: r.token_hash as string,
+    spiffeId: r.spiffe_id as string,
+    selectors: JSON.parse(r.selectors as string) as string[],
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    usedAt: (r.used_at as number | null) ?? null,
+    usedBySerial: (r.used_by_serial as string | null) ?? null,
+    revokedAt: (r.revoked_at as number | null) ?? null,
   };
 }
 
@@ -432,16 +446,56 @@ export class SqliteStore implements Store {
 
   async getJoinToken(hash: string): Promise<JoinTokenRecord | undefined> {
     const r = this.stmt.getToken.get(hash) as Row | undefined;
-    if (!r) return undefined;
-    return {
-      tokenHash: r.token_hash as string,
-      spiffeId: r.spiffe_id as string,
-      selectors: JSON.parse(r.selectors as string) as string[],
-      createdAt: r.created_at as number,
-      expiresAt: r.expires_at as number,
-      usedAt: (r.used_at as number | null) ?? null,
-      usedBySerial: (r.used_by_serial as string | null) ?? null,
-    };
+    return r ? joinTokenFromRow(r) : undefined;
+  }
+
+  async listJoinTokens(filter: { spiffeId?: string; limit: number }): Promise<JoinTokenRecord[]> {
+    const rows = filter.spiffeId
+      ? this.db
+          .prepare("SELECT * FROM join_tokens WHERE spiffe_id = ? ORDER BY created_at DESC, token_hash LIMIT ?")
+          .all(filter.spiffeId, filter.limit)
+      : this.db.prepare("SELECT * FROM join_tokens ORDER BY created_at DESC, token_hash LIMIT ?").all(filter.limit);
+    return (rows as Row[]).map(joinTokenFromRow);
+  }
+
+  async revokeJoinTokens(
+    which: { hashPrefix: string } | { spiffeId: string },
+    now: number,
+    audit: (t: JoinTokenRecord) => AuditEvent,
+  ): Promise<JoinTokenRecord[]> {
+    return this.write(() => {
+      const live = "used_at IS NULL AND revoked_at IS NULL AND expires_at > ?";
+      let due: JoinTokenRecord[];
+      if ("hashPrefix" in which) {
+        const matching = (
+          this.db
+            .prepare("SELECT * FROM join_tokens WHERE substr(token_hash, 1, ?) = ? LIMIT 2")
+            .all(which.hashPrefix.length, which.hashPrefix) as Row[]
+        ).map(joinTokenFromRow);
+        if (matching.length > 1) {
+          throw new TesseraError("conflict", `token id ${which.hashPrefix} is ambiguous: give more of it`);
+        }
+        const [token] = matching;
+        if (!token) throw new TesseraError("not_found", `no join token with id ${which.hashPrefix}`);
+        const status = joinTokenStatus(token, now);
+        if (status !== "unused") throw new TesseraError("conflict", `join token ${which.hashPrefix} is already ${status}`);
+        due = [token];
+      } else {
+        due = (
+          this.db
+            .prepare(`SELECT * FROM join_tokens WHERE spiffe_id = ? AND ${live} ORDER BY created_at, token_hash`)
+            .all(which.spiffeId, now) as Row[]
+        ).map(joinTokenFromRow);
+      }
+      const revoke = this.db.prepare(
+        "UPDATE join_tokens SET revoked_at = ?, expires_at = min(expires_at, ?) WHERE token_hash = ?",
+      );
+      for (const t of due) {
+        revoke.run(now, now, t.tokenHash);
+        this.appendAudit(audit(t));
+      }
+      return due.map((t) => ({ ...t, revokedAt: now, expiresAt: Math.min(t.expiresAt, now) }));
+    });
   }
 
   async crlsNeedingBuild(issuerIds: string[], now: number, refreshBefore: number): Promise<string[]> {
