@@ -35,20 +35,29 @@ export function registerBackup(program: Command): void {
   withDataDir(program.command("restore"))
     .description("replace the database with a backup (every server on this data directory stopped)")
     .requiredOption("--from <file>", "a file written by `tessera backup`")
+    .option(
+      "--replay <log>",
+      "shipped log (the server's JSON log, or audit archive files): re-apply the revocations and entry deletions made after the backup (repeatable, any order)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option("--json", "print what was done as JSON")
     .addHelpText(
       "after",
       "\nWhat happened after the backup is lost: certificates and tokens issued since (their holders\n" +
-        "must attest again: renewal needs a recorded certificate), revocations (revoke them again: the\n" +
-        "shipped audit log lists them), rotations. CRL numbers continue above any used since, unused join\n" +
-        "tokens expire, and the replaced database is kept beside it. Start the servers again afterwards.",
+        "must attest again: renewal needs a recorded certificate), revocations and entry deletions (give\n" +
+        "the shipped logs with --replay to apply them again), rotations. CRL numbers continue above any\n" +
+        "used since, unused join tokens expire, and the replaced database is kept beside it. Start the\n" +
+        "servers again afterwards.",
     )
-    .action(async (opts: GlobalOptions & { from: string; json?: boolean }) => {
+    .action(async (opts: GlobalOptions & { from: string; replay: string[]; json?: boolean }) => {
       const result = await restoreDatabase(dataDirOf(opts), opts.from, {
         clock: systemClock,
         env: process.env,
         actor: operator(),
+        replay: opts.replay,
       });
+      const replayed = result.replayed;
       if (opts.json) {
         return printJson({
           restored_head: head(result.restoredHead),
@@ -56,12 +65,22 @@ export function registerBackup(program: Command): void {
           crls_renumbered: result.crlsRenumbered,
           join_tokens_expired: result.joinTokensExpired,
           sha256: result.sha256,
+          replayed: replayed
+            ? {
+                rows: replayed.rows,
+                through_seq: replayed.throughSeq,
+                revoked: replayed.revoked,
+                entries_deleted: replayed.entriesDeleted,
+              }
+            : null,
         });
       }
       process.stdout.write(
         `restored ${opts.from} (audit head ${head(result.restoredHead) ?? "none"})${result.replacedBy ? `; the database it replaced is kept as ${result.replacedBy}` : ""}\n` +
           `${result.crlsRenumbered} CRL(s) will be rebuilt with numbers above any used since; ${result.joinTokensExpired} unused join token(s) expired\n` +
-          "revocations made after the backup are not in it: revoke those certificates again (the shipped audit log lists them)\n",
+          (replayed
+            ? `replayed ${replayed.rows} audit row(s) from the logs${replayed.throughSeq ? ` (through ${replayed.throughSeq})` : ""}: ${replayed.revoked} certificate(s) revoked again, ${replayed.entriesDeleted} entry deletion(s)\n`
+            : "revocations made after the backup are not in it: revoke those certificates again, or restore with --replay LOG\n"),
       );
     });
 }

@@ -22,14 +22,8 @@ export function archiveLine(r: AuditRecord): string {
   return `${JSON.stringify(auditRowJson(r))}\n`;
 }
 
-function rowOf(line: string, file: string, lineNo: number): AuditRecord {
-  const bad = (why: string) => new TesseraError("invalid_argument", `${file}:${lineNo}: not an audit archive row (${why})`);
-  let v: Record<string, unknown>;
-  try {
-    v = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    throw bad("not JSON");
-  }
+/** An audit row from its JSON form (`auditRowJson`), or why it is not one. */
+export function auditRowFromJson(v: Record<string, unknown>): AuditRecord | string {
   const at = typeof v.at === "string" ? Date.parse(v.at) : Number.NaN;
   if (
     !Number.isSafeInteger(v.seq) ||
@@ -42,7 +36,7 @@ function rowOf(line: string, file: string, lineNo: number): AuditRecord {
     typeof v.prev_hash !== "string" ||
     typeof v.hash !== "string"
   ) {
-    throw bad("a field is missing or of the wrong type");
+    return "a field is missing or of the wrong type";
   }
   return {
     seq: v.seq as number,
@@ -54,6 +48,19 @@ function rowOf(line: string, file: string, lineNo: number): AuditRecord {
     prevHash: v.prev_hash,
     hash: v.hash,
   };
+}
+
+function rowOf(line: string, file: string, lineNo: number): AuditRecord {
+  const bad = (why: string) => new TesseraError("invalid_argument", `${file}:${lineNo}: not an audit archive row (${why})`);
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    throw bad("not JSON");
+  }
+  const row = auditRowFromJson(v);
+  if (typeof row === "string") throw bad(row);
+  return row;
 }
 
 /** The rows of an archive file, read a chunk at a time (an archive may hold millions). */

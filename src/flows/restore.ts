@@ -7,6 +7,7 @@ import { dataFiles } from "../data-dir.js";
 import { TesseraError } from "../errors.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { auditHeadOf, fileSha256, fsyncPath, makeSelfContained } from "./backup.js";
+import { type ReplayResult, replayLostChanges } from "./replay-audit.js";
 
 export interface RestoreResult {
   /** The newest audit row the backup held. */
@@ -16,6 +17,8 @@ export interface RestoreResult {
   crlsRenumbered: number;
   joinTokensExpired: number;
   sha256: string;
+  /** What shipped logs gave back (`--replay`), if any were given. */
+  replayed: ReplayResult | null;
 }
 
 /** Reads a backup's settings, refusing what is not a sound Tessera database. */
@@ -69,13 +72,16 @@ export function databaseInUse(file: string): boolean {
  * any process has the database open, for a backup of another trust domain,
  * and for one whose CA keys this directory's key file or passphrase cannot
  * open. The backup is copied and sealed for service (`sealRestored`: CRL
- * numbers above anything used since, unused join tokens expired) before it
- * replaces the database, which is kept beside it, renamed, never deleted.
+ * numbers above anything used since, unused join tokens expired), and given
+ * shipped logs, the revocations and entry deletions made after the backup
+ * are replayed (`replayLostChanges`), before it replaces the database, which
+ * is kept beside it, renamed, never deleted. A refusal at any step leaves
+ * the data directory as it was.
  */
 export async function restoreDatabase(
   dataDir: string,
   backupFile: string,
-  deps: { clock: Clock; env: NodeJS.ProcessEnv; actor: string },
+  deps: { clock: Clock; env: NodeJS.ProcessEnv; actor: string; replay?: string[] },
 ): Promise<RestoreResult> {
   const settings = readBackup(backupFile);
   const live = dataFiles(dataDir).database;
@@ -105,23 +111,30 @@ export async function restoreDatabase(
   for (const f of [staging, `${staging}-wal`, `${staging}-shm`]) if (existsSync(f)) unlinkSync(f);
   copyFileSync(backupFile, staging);
   const now = deps.clock.now().getTime();
-  const store = new SqliteStore(staging, { now: () => deps.clock.now().getTime() });
   let sealed: { crls: number; joinTokens: number };
+  let replayed: ReplayResult | null = null;
   try {
-    sealed = await store.sealRestored(now, {
-      actor: deps.actor,
-      action: "data.restore",
-      subject: basename(backupFile),
-      details: {
-        sha256,
-        restored_head: restoredHead ? `${restoredHead.seq}:${restoredHead.hash}` : null,
-      },
-    });
-  } finally {
-    store.close();
+    const store = new SqliteStore(staging, { now: () => deps.clock.now().getTime() });
+    try {
+      sealed = await store.sealRestored(now, {
+        actor: deps.actor,
+        action: "data.restore",
+        subject: basename(backupFile),
+        details: {
+          sha256,
+          restored_head: restoredHead ? `${restoredHead.seq}:${restoredHead.hash}` : null,
+        },
+      });
+      if (deps.replay?.length) replayed = await replayLostChanges(store, restoredHead, deps.replay, deps.actor);
+    } finally {
+      store.close();
+    }
+    makeSelfContained(staging); // one file to move into place
+    fsyncPath(staging);
+  } catch (e) {
+    for (const f of [staging, `${staging}-wal`, `${staging}-shm`, `${staging}-journal`]) if (existsSync(f)) unlinkSync(f);
+    throw e;
   }
-  makeSelfContained(staging); // one file to move into place
-  fsyncPath(staging);
 
   let replacedBy: string | null = null;
   if (existsSync(live)) {
@@ -131,5 +144,5 @@ export async function restoreDatabase(
   }
   renameSync(staging, live);
   fsyncPath(dataDir);
-  return { restoredHead, replacedBy, crlsRenumbered: sealed.crls, joinTokensExpired: sealed.joinTokens, sha256 };
+  return { restoredHead, replacedBy, crlsRenumbered: sealed.crls, joinTokensExpired: sealed.joinTokens, sha256, replayed };
 }

@@ -109,6 +109,71 @@ describe("tessera backup and restore", () => {
     }
   }, 60_000);
 
+  it("restore --replay applies again the revocations and entry deletions made after the backup, from the shipped log, and refuses an edited or incomplete log", async () => {
+    const dataDir = `${tmp.dir}/replay`;
+    const cli = (args: string[]) => runCli([...args, "--data-dir", dataDir]);
+    let serve = await spawnServe(["--data-dir", dataDir, "--workers", "1"], { TESSERA_LOG_LEVEL: "info" });
+    const bundle = readFileSync(`${dataDir}/bundle.pem`, "utf8");
+    const token = (id: string) => cli(["token", "create", "--spiffe-id", id]).stdout.trim();
+    try {
+      const serialOf = async (id: string) => (await issue(serve.apiUrl, bundle, token(id))).json<{ serial: string }>().serial;
+      const a = await serialOf("spiffe://example.org/a");
+      const b = await serialOf("spiffe://example.org/b");
+      const entry = JSON.parse(
+        cli(["entry", "create", "--spiffe-id", "spiffe://example.org/e", "--selector", "k8s:ns:e", "--json"]).stdout,
+      ) as { id: string };
+      const file = `${tmp.dir}/replay-backup.db`;
+      expect(cli(["backup", "--out", file]).status).toBe(0);
+
+      expect(cli(["revoke", a, "--reason", "keyCompromise"]).status).toBe(0);
+      expect(cli(["entry", "delete", entry.id]).status).toBe(0);
+      type Line = { audit?: { action: string; seq: number; at: string; details: Record<string, unknown> } };
+      const shipped = await waitFor(async () => {
+        const lines = serve.logs() as Line[];
+        return lines.some((l) => l.audit?.action === "entry.delete") ? lines : undefined;
+      }, 5000);
+      expect(shipped).toBeDefined();
+      expect(await serve.stop()).toBe(0);
+      const lines = (shipped ?? []).map((l) => JSON.stringify(l));
+      const log = `${tmp.dir}/server.log`;
+      writeFileSync(log, `${lines.join("\n")}\nnot json at all\n`);
+      const revokedAt = (shipped ?? []).find((l) => l.audit?.action === "cert.revoke")?.audit?.at;
+
+      // an edited log (the revocation moved to another certificate) and one missing a row are refused, changing nothing
+      const before = sha256(`${dataDir}/tessera.db`);
+      const edited = `${tmp.dir}/edited.log`;
+      writeFileSync(edited, lines.map((l) => l.replace(a, b)).join("\n"));
+      const incomplete = `${tmp.dir}/incomplete.log`;
+      writeFileSync(incomplete, lines.filter((l) => !l.includes('"action":"cert.revoke"')).join("\n"));
+      for (const [bad, message] of [
+        [edited, "row content does not match its hash"],
+        [incomplete, "is missing"],
+      ] as const) {
+        const r = cli(["restore", "--from", file, "--replay", bad]);
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toContain("do not continue the backup's audit chain");
+        expect(r.stderr).toContain(message);
+        expect(sha256(`${dataDir}/tessera.db`)).toBe(before);
+      }
+
+      const restored = cli(["restore", "--from", file, "--replay", log, "--json"]);
+      expect(restored.status, restored.stderr).toBe(0);
+      expect(JSON.parse(restored.stdout).replayed).toMatchObject({ revoked: 1, entries_deleted: 1 });
+      const shownA = JSON.parse(cli(["cert", "show", a, "--json"]).stdout);
+      expect(shownA).toMatchObject({ status: "revoked", revocation_reason: "keyCompromise", revoked_at: revokedAt });
+      expect(JSON.parse(cli(["cert", "show", b, "--json"]).stdout).status).toBe("active");
+      expect(JSON.parse(cli(["entry", "list", "--json"]).stdout)).toEqual([]);
+      expect(cli(["audit", "verify"]).status).toBe(0);
+
+      serve = await spawnServe(["--data-dir", dataDir, "--workers", "1"]);
+      const crl = await servedCrl(serve.apiUrl, bundle);
+      expect(crl.text.toUpperCase()).toContain(a.toUpperCase());
+      expect(crl.text.toUpperCase()).not.toContain(b.toUpperCase());
+    } finally {
+      await serve.stop();
+    }
+  }, 60_000);
+
   it("completes a backup while the server keeps issuing, and the copy is a database of its own whose audit chain verifies", async () => {
     const dataDir = `${tmp.dir}/busy`;
     const serve = await spawnServe(["--data-dir", dataDir, "--workers", "2"]);
