@@ -24,7 +24,7 @@ export function operator(): string {
   return `operator:${process.env.USER ?? process.env.LOGNAME ?? `uid-${process.getuid?.() ?? "?"}`}`;
 }
 
-function requireInitialized(dir: string): void {
+export function requireInitialized(dir: string): void {
   if (!isInitialized(dir)) {
     throw new TesseraError("not_initialized", `${dir} is not initialised: run "tessera init --trust-domain TD" first`);
   }

@@ -5,6 +5,7 @@ import { registerAudit } from "./commands/audit.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerBundle, registerCa, registerCrl } from "./commands/ca.js";
 import { registerCert, registerRevoke } from "./commands/cert.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerEntry } from "./commands/entry.js";
 import { registerInit } from "./commands/init.js";
 import { registerPrune } from "./commands/prune.js";
@@ -33,6 +34,7 @@ for (const register of [
   registerPrune,
   registerAudit,
   registerBackup,
+  registerDoctor,
   registerAgent,
   registerVerify,
 ]) {
