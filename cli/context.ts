@@ -1,9 +1,11 @@
 import { once } from "node:events";
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { openCa } from "../src/ca/open-ca.js";
 import { systemClock } from "../src/clock.js";
 import { dataFiles, isInitialized, resolveDataDir } from "../src/data-dir.js";
 import { TesseraError } from "../src/errors.js";
+import { parseSpiffeId } from "../src/identity/spiffe-id.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 
 export interface GlobalOptions {
@@ -154,3 +156,40 @@ export function progressLine(label: string): { update(count: number): void; done
 }
 
 export const iso = (ms: number | null): string => (ms === null ? "" : new Date(ms).toISOString());
+
+/** The filters every list command takes: --spiffe-id, --status (one of `statuses`), --limit, --json. */
+export function withListFilters(cmd: Command, statuses: readonly string[]): Command {
+  return cmd
+    .option("--spiffe-id <id>", "only this identity")
+    .option("--status <status>", `only ${statuses.join(", ")}`)
+    .option("--limit <n>", "at most this many", "1000")
+    .option("--json", "print as JSON");
+}
+
+export interface ListFilterOptions extends GlobalOptions {
+  spiffeId?: string;
+  status?: string;
+  limit: string;
+  json?: boolean;
+}
+
+/** Checks the options `withListFilters` added: the identity parsed, the status one of `statuses`, the limit a whole number. */
+export function listFilter<S extends string>(
+  opts: ListFilterOptions,
+  statuses: readonly S[],
+): { spiffeId?: string; status?: S; limit: number } {
+  if (opts.status !== undefined && !(statuses as readonly string[]).includes(opts.status)) {
+    throw new TesseraError("invalid_argument", `--status must be one of ${statuses.join(", ")}`);
+  }
+  return {
+    spiffeId: opts.spiffeId ? parseSpiffeId(opts.spiffeId).toString() : undefined,
+    status: opts.status as S | undefined,
+    limit: wholeNumber(opts.limit, "--limit", 1),
+  };
+}
+
+/** The data directory's bundle.pem, if there is one: the roots to trust by default on the CA's own machine. */
+export function localBundle(opts: GlobalOptions): string | undefined {
+  const path = dataFiles(dataDirOf(opts)).bundle;
+  return existsSync(path) ? path : undefined;
+}

@@ -1,9 +1,8 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { isKeyType, KEY_TYPES } from "../../src/crypto/key-types.js";
 import { dataFiles } from "../../src/data-dir.js";
 import { TesseraError } from "../../src/errors.js";
-import { dataDirOf, type GlobalOptions, withDataDir } from "../context.js";
+import { dataDirOf, type GlobalOptions, localBundle, withDataDir } from "../context.js";
 
 /**
  * Where the agent's trust in the CA comes from: the pinned fingerprint or
@@ -18,11 +17,11 @@ function trustSource(opts: GlobalOptions & { bundleFingerprint?: string; bundle?
     throw new TesseraError("invalid_argument", "give one of --bundle-fingerprint or --bundle, not both");
   }
   if (opts.bundleFingerprint || opts.bundle) return { fingerprint: opts.bundleFingerprint, bundleFile: opts.bundle };
-  const local = dataFiles(dataDirOf(opts)).bundle;
-  if (!existsSync(local)) {
+  const local = localBundle(opts);
+  if (!local) {
     throw new TesseraError(
       "invalid_argument",
-      `give --bundle-fingerprint or --bundle (there is no ${local} to fall back on): the agent never trusts the CA blindly`,
+      `give --bundle-fingerprint or --bundle (there is no ${dataFiles(dataDirOf(opts)).bundle} to fall back on): the agent never trusts the CA blindly`,
     );
   }
   process.stderr.write(`${new Date().toISOString()} tessera-agent: trusting the roots in ${local}\n`);

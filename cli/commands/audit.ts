@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { auditRowJson, readAuditArchive } from "../../src/audit/audit-archive.js";
 import { parseAuditAnchor, verifyAuditChain } from "../../src/audit/audit-chain.js";
+import { verifyAuditTable } from "../../src/audit/verify-table.js";
 import { systemClock } from "../../src/clock.js";
 import { parseDuration } from "../../src/duration.js";
 import { TesseraError } from "../../src/errors.js";
@@ -87,11 +88,7 @@ export function registerAudit(program: Command): void {
         const verdict =
           opts.archive.length > 0
             ? verifyAuditChain(filesThenTable(opts.archive, archives, store), { anchor, onProgress: progress.update })
-            : verifyAuditChain(store.auditRows(newest?.throughSeq ?? 0), {
-                start: newest ? { seq: newest.throughSeq, hash: newest.headHash } : undefined,
-                anchor,
-                onProgress: progress.update,
-              });
+            : await verifyAuditTable(store, { anchor, onProgress: progress.update });
         progress.done();
         const unchecked = opts.archive.length === 0 && newest ? newest.throughSeq : 0;
         if (opts.json) {

@@ -4,10 +4,20 @@ import { systemClock } from "../../src/clock.js";
 import { reasonName } from "../../src/crl/build-crl.js";
 import { TesseraError } from "../../src/errors.js";
 import { normalizeSerial, revoke } from "../../src/flows/revoke.js";
-import { parseSpiffeId } from "../../src/identity/spiffe-id.js";
 import type { CertificateRecord } from "../../src/store/store.js";
 import { pemEncode } from "../../src/x509/pem.js";
-import { type GlobalOptions, iso, operator, printJson, printTable, wholeNumber, withDataDir, withStore } from "../context.js";
+import {
+  type GlobalOptions,
+  iso,
+  type ListFilterOptions,
+  listFilter,
+  operator,
+  printJson,
+  printTable,
+  withDataDir,
+  withListFilters,
+  withStore,
+} from "../context.js";
 
 const STATUSES = ["active", "expired", "revoked"] as const;
 
@@ -33,25 +43,13 @@ function toJson(c: CertificateRecord, now: number) {
 
 export function registerCert(program: Command): void {
   const cert = program.command("cert").description("inspect issued certificates");
-  withDataDir(cert.command("list"))
+  withListFilters(withDataDir(cert.command("list")), STATUSES)
     .description("list issued certificates, newest first")
-    .option("--spiffe-id <id>", "only this identity")
-    .option("--status <status>", `only ${STATUSES.join(", ")}`)
-    .option("--limit <n>", "at most this many", "1000")
-    .option("--json", "print as JSON")
-    .action(async (opts: GlobalOptions & { spiffeId?: string; status?: string; limit: string; json?: boolean }) => {
-      if (opts.status && !(STATUSES as readonly string[]).includes(opts.status)) {
-        throw new TesseraError("invalid_argument", `--status must be one of ${STATUSES.join(", ")}`);
-      }
-      const limit = wholeNumber(opts.limit, "--limit", 1);
+    .action(async (opts: ListFilterOptions) => {
+      const filter = listFilter(opts, STATUSES);
       await withStore(opts, async (store) => {
         const now = systemClock.now().getTime();
-        const certs = await store.listCertificates({
-          spiffeId: opts.spiffeId ? parseSpiffeId(opts.spiffeId).toString() : undefined,
-          status: opts.status as (typeof STATUSES)[number] | undefined,
-          now,
-          limit,
-        });
+        const certs = await store.listCertificates({ ...filter, now });
         if (opts.json) return printJson(certs.map((c) => toJson(c, now)));
         printTable(
           ["SERIAL", "SPIFFE ID", "STATUS", "NOT AFTER"],

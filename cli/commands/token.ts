@@ -5,7 +5,18 @@ import { TesseraError } from "../../src/errors.js";
 import { createJoinToken, joinTokenId } from "../../src/flows/create-join-token.js";
 import { parseSpiffeId } from "../../src/identity/spiffe-id.js";
 import { type JoinTokenRecord, type JoinTokenStatus, joinTokenStatus } from "../../src/store/store.js";
-import { type GlobalOptions, iso, operator, printJson, printTable, wholeNumber, withDataDir, withStore } from "../context.js";
+import {
+  type GlobalOptions,
+  iso,
+  type ListFilterOptions,
+  listFilter,
+  operator,
+  printJson,
+  printTable,
+  withDataDir,
+  withListFilters,
+  withStore,
+} from "../context.js";
 
 const STATUSES: readonly JoinTokenStatus[] = ["unused", "used", "expired", "revoked"];
 
@@ -51,23 +62,13 @@ export function registerToken(program: Command): void {
       });
     });
 
-  withDataDir(token.command("list"))
+  withListFilters(withDataDir(token.command("list")), STATUSES)
     .description("list join tokens, newest first: id (the start of the token's hash), identity, status — never the token")
-    .option("--spiffe-id <id>", "only this identity")
-    .option("--status <status>", `only ${STATUSES.join(", ")}`)
-    .option("--limit <n>", "at most this many", "1000")
-    .option("--json", "print as JSON")
-    .action(async (opts: GlobalOptions & { spiffeId?: string; status?: string; limit: string; json?: boolean }) => {
-      if (opts.status && !(STATUSES as readonly string[]).includes(opts.status)) {
-        throw new TesseraError("invalid_argument", `--status must be one of ${STATUSES.join(", ")}`);
-      }
-      const limit = wholeNumber(opts.limit, "--limit", 1);
+    .action(async (opts: ListFilterOptions) => {
+      const filter = listFilter(opts, STATUSES);
       await withStore(opts, async (store) => {
         const now = systemClock.now().getTime();
-        const spiffeId = opts.spiffeId ? parseSpiffeId(opts.spiffeId).toString() : undefined;
-        const tokens = (await store.listJoinTokens({ spiffeId, limit })).filter(
-          (t) => !opts.status || joinTokenStatus(t, now) === opts.status,
-        );
+        const tokens = await store.listJoinTokens({ ...filter, now });
         if (opts.json) return printJson(tokens.map((t) => toJson(t, now)));
         printTable(
           ["ID", "SPIFFE ID", "STATUS", "EXPIRES"],

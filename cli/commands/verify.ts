@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import type { Command } from "commander";
-import { dataFiles } from "../../src/data-dir.js";
 import { TesseraError } from "../../src/errors.js";
 import { pinnedFetch } from "../../src/sdk/pinned-fetch.js";
-import { dataDirOf, type GlobalOptions, printJson, withDataDir } from "../context.js";
+import { type GlobalOptions, localBundle, printJson, withDataDir } from "../context.js";
 
 function readFile(path: string, what: string): string {
   try {
@@ -12,12 +11,6 @@ function readFile(path: string, what: string): string {
   } catch (e) {
     throw new TesseraError("invalid_argument", `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
-}
-
-/** The data directory's bundle.pem, if there is one. */
-function localBundle(opts: GlobalOptions): string | undefined {
-  const path = dataFiles(dataDirOf(opts)).bundle;
-  return existsSync(path) ? path : undefined;
 }
 
 /**

@@ -52,6 +52,19 @@ interface Current {
 /** Nothing more the agent can do on its own (e.g. its join token is spent and its SVID expired). */
 export class AgentFatalError extends Error {}
 
+/** OpenSSL's verdicts on a server certificate that does not chain to the trusted roots (or names another host). */
+const TLS_TRUST_FAILURES = new Set([
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -201,6 +214,12 @@ export class Agent {
         return true;
       } catch (e) {
         if (e instanceof AgentFatalError) throw e;
+        // a server that does not chain to the roots the agent trusts is a misconfiguration, not an outage
+        if (!this.current && TLS_TRUST_FAILURES.has((e as { code?: string }).code ?? "")) {
+          throw new AgentFatalError(
+            `${what} refused: the server's certificate does not chain to the trusted roots (${(e as Error).message}); check the bundle or fingerprint the agent was given`,
+          );
+        }
         const base = Math.min(maxMs, initialMs * 2 ** attempt);
         let delay = Math.round(base / 2 + Math.random() * (base / 2));
         // while the SVID is still valid, retry often enough to renew before it expires

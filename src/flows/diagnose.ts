@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { verifyAuditChain } from "../audit/audit-chain.js";
+import { verifyAuditTable } from "../audit/verify-table.js";
 import { MASTER_KEY_FILE, openKeyStore } from "../ca/key-store.js";
 import { CaManager } from "../ca/manager.js";
 import { activateDueAt } from "../ca/slot.js";
@@ -118,12 +118,7 @@ async function examine(
     }
   }
 
-  const archives = await store.auditArchives();
-  const newest = archives.at(-1);
-  const verdict = verifyAuditChain(store.auditRows(newest?.throughSeq ?? 0), {
-    start: newest ? { seq: newest.throughSeq, hash: newest.headHash } : undefined,
-    onProgress: deps.onAuditProgress,
-  });
+  const verdict = await verifyAuditTable(store, { onProgress: deps.onAuditProgress });
   if (verdict.ok) add("audit log", "ok", `${verdict.rows} rows intact${verdict.head ? `, head ${verdict.head.seq}` : ""}`);
   else add("audit log", "fail", `altered at row ${verdict.badSeq}: ${verdict.problem}`);
 

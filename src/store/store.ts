@@ -205,8 +205,8 @@ export interface Store {
   // join tokens
   insertJoinToken(token: JoinTokenRecord, audit: AuditEvent): Promise<void>;
   getJoinToken(hash: string): Promise<JoinTokenRecord | undefined>;
-  /** Join tokens, newest first. */
-  listJoinTokens(filter: { spiffeId?: string; limit: number }): Promise<JoinTokenRecord[]>;
+  /** Join tokens, newest first; `status` as `joinTokenStatus` gives it at `now`. */
+  listJoinTokens(filter: { spiffeId?: string; status?: JoinTokenStatus; now: number; limit: number }): Promise<JoinTokenRecord[]>;
   /**
    * Revokes the unused, unexpired tokens that `which` names (the token whose
    * hash begins with `hashPrefix`, or every one of `spiffeId`), with an audit

@@ -143,6 +143,15 @@ describe("tessera agent --once", () => {
     ],
     ["rejects/no trust anchor at all", () => ["--data-dir", `${tmp.dir}/not-a-ca`], "never trusts the CA blindly"],
     [
+      "rejects/the data directory of another CA as the trust anchor",
+      () => {
+        const other = `${tmp.dir}/other-ca-${Math.random().toString(36).slice(2)}`;
+        expect(runCli(["init", "--trust-domain", "example.org", "--data-dir", other]).status).toBe(0);
+        return ["--data-dir", other];
+      },
+      "does not chain to the trusted roots",
+    ],
+    [
       "rejects/both a fingerprint and a bundle",
       (fp: string) => ["--bundle-fingerprint", fp, "--bundle", `${tmp.dir}/any.pem`],
       "not both",

@@ -65,6 +65,12 @@ describe("tessera token list / revoke", () => {
     const status = Object.fromEntries(list().map((t) => [t.id, t.status]));
     expect(status).toMatchObject({ [used.id]: "used", [a.id]: "revoked", [b.id]: "revoked", [other.id]: "unused" });
     expect((await use(other.token)).status).toBe(201);
+    // the status filter applies before the limit: the newest unused token, though newer ones are used
+    const fresh = create("spiffe://example.org/filter");
+    expect((await use(create("spiffe://example.org/filter").token)).status).toBe(201);
+    expect(list("--spiffe-id", "spiffe://example.org/filter", "--status", "unused", "--limit", "1").map((t) => t.id)).toEqual([
+      fresh.id,
+    ]);
   });
 
   it.each([

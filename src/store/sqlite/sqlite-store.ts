@@ -13,6 +13,7 @@ import type {
   EntryRecord,
   IssueOutcome,
   JoinTokenRecord,
+  JoinTokenStatus,
   JwtSvidRecord,
   RevokedEntries,
   Store,
@@ -145,6 +146,7 @@ function hotStatements(db: Database.Database) {
     entries: p("SELECT * FROM entries ORDER BY spiffe_id, id"),
     entriesById: p("SELECT * FROM entries WHERE spiffe_id = ? ORDER BY spiffe_id, id"),
     getEntry: p("SELECT * FROM entries WHERE id = ?"),
+    putSetting: p("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     // built in SQLite: reading every key record (blobs and all) costs ~10 µs a row in JS
     caKeysVersion: p(
       "SELECT ifnull(group_concat(id || ':' || state || ':' || ifnull(destroyed_at, ''), ','), '') FROM ca_keys",
@@ -195,11 +197,8 @@ export class SqliteStore implements Store {
   }
 
   async putSettings(values: Record<string, string>): Promise<void> {
-    const put = this.db.prepare(
-      "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    );
     this.write(() => {
-      for (const [k, v] of Object.entries(values)) put.run(k, v);
+      for (const [k, v] of Object.entries(values)) this.stmt.putSetting.run(k, v);
     });
   }
 
@@ -239,11 +238,8 @@ export class SqliteStore implements Store {
         .prepare("UPDATE join_tokens SET expires_at = ? WHERE used_at IS NULL AND expires_at > ?")
         .run(now, now).changes;
       const head = (this.db.prepare("SELECT max(seq) FROM audit_log").pluck().get() as number | null) ?? 0;
-      const put = this.db.prepare(
-        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      );
-      put.run(BUNDLE_SEQUENCE_FLOOR_KEY, String(now));
-      put.run(SHIPPED_KEY, String(head));
+      this.stmt.putSetting.run(BUNDLE_SEQUENCE_FLOOR_KEY, String(now));
+      this.stmt.putSetting.run(SHIPPED_KEY, String(head));
       this.appendAudit({ ...audit, details: { ...audit.details, crls_renumbered: crls, join_tokens_expired: joinTokens } });
       return { crls, joinTokens };
     });
@@ -449,13 +445,22 @@ export class SqliteStore implements Store {
     return r ? joinTokenFromRow(r) : undefined;
   }
 
-  async listJoinTokens(filter: { spiffeId?: string; limit: number }): Promise<JoinTokenRecord[]> {
-    const rows = filter.spiffeId
-      ? this.db
-          .prepare("SELECT * FROM join_tokens WHERE spiffe_id = ? ORDER BY created_at DESC, token_hash LIMIT ?")
-          .all(filter.spiffeId, filter.limit)
-      : this.db.prepare("SELECT * FROM join_tokens ORDER BY created_at DESC, token_hash LIMIT ?").all(filter.limit);
-    return (rows as Row[]).map(joinTokenFromRow);
+  async listJoinTokens(filter: {
+    spiffeId?: string;
+    status?: JoinTokenStatus;
+    now: number;
+    limit: number;
+  }): Promise<JoinTokenRecord[]> {
+    const where: string[] = [];
+    if (filter.spiffeId) where.push("spiffe_id = @spiffeId");
+    // the same order of precedence as joinTokenStatus
+    if (filter.status === "used") where.push("used_at IS NOT NULL");
+    if (filter.status === "revoked") where.push("used_at IS NULL AND revoked_at IS NOT NULL");
+    if (filter.status === "expired") where.push("used_at IS NULL AND revoked_at IS NULL AND expires_at <= @now");
+    if (filter.status === "unused") where.push("used_at IS NULL AND revoked_at IS NULL AND expires_at > @now");
+    const sql = `SELECT * FROM join_tokens ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, token_hash LIMIT @limit`;
+    const rows = this.db.prepare(sql).all({ spiffeId: filter.spiffeId ?? null, now: filter.now, limit: filter.limit }) as Row[];
+    return rows.map(joinTokenFromRow);
   }
 
   async revokeJoinTokens(
