@@ -1,8 +1,10 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnTracked } from "./children.js";
+import { runSync } from "./run-sync.js";
 import { REPO } from "./server.js";
 
 const SOURCE = join(REPO, "test", "interop", "go-verifier", "main.go");
@@ -27,8 +29,8 @@ function binary(): string {
   const path = join(tmpdir(), `tessera-go-verifier-${hash}`);
   if (!existsSync(path)) {
     const partial = `${path}.${process.pid}`;
-    const r = spawnSync("go", ["build", "-o", partial, SOURCE], { encoding: "utf8", env: goEnv() });
-    if (r.error) throw new Error(`cannot run go (install Debian's golang-go): ${r.error.message}`);
+    // a cold build compiles crypto/x509 and net/http from source
+    const r = runSync("go", ["build", "-o", partial, SOURCE], { env: goEnv(), timeoutMs: 600_000 });
     if (r.status !== 0) throw new Error(`go build failed: ${r.stderr}`);
     renameSync(partial, path);
   }
@@ -45,14 +47,14 @@ export interface GoResult {
 
 /** Runs one go-verifier command synchronously (verify, crl, client). */
 export function goVerifier(args: string[]): GoResult {
-  const r = spawnSync(binary(), args, { encoding: "utf8" });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
+  const r = runSync(binary(), args);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
 }
 
 /** Runs one go-verifier command without blocking the event loop (for calls to a server in this process). */
 export function goVerifierAsync(args: string[]): Promise<GoResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary(), args);
+    const child = spawnTracked(binary(), args);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {
@@ -68,7 +70,7 @@ export function goVerifierAsync(args: string[]): Promise<GoResult> {
 
 /** Starts the Go mTLS service; it serves until `stop`. */
 export async function goServer(args: string[]): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn(binary(), ["server", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawnTracked(binary(), ["server", ...args], { stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d) => {
     stderr += d;

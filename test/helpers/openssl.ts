@@ -1,6 +1,6 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runSync } from "./run-sync.js";
 
 export interface OpensslResult {
   status: number;
@@ -10,8 +10,8 @@ export interface OpensslResult {
 
 /** Runs the openssl CLI: the independent judge of what Tessera emits. */
 export function openssl(args: string[], input?: string | Buffer): OpensslResult {
-  const r = spawnSync("openssl", args, { input, maxBuffer: 256 * 1024 * 1024 });
-  return { status: r.status ?? -1, stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8") };
+  const { status, stdout, stderr } = runSync("openssl", args, { input });
+  return { status, stdout, stderr };
 }
 
 export type CsrKey = "ec-p256" | "ec-p384" | "ed25519" | "rsa-2048" | "rsa-1024";
@@ -33,8 +33,10 @@ export function opensslCsr(
   const keyPath = join(dir, `k-${Math.random().toString(36).slice(2)}.pem`);
   const args = ["req", "-new", ...NEWKEY[key], "-nodes", "-keyout", keyPath, "-subj", opts.subject ?? "/CN=workload"];
   if (opts.sans) args.push("-addext", `subjectAltName=${opts.sans}`);
-  const csrPem = execFileSync("openssl", args, { stdio: ["ignore", "pipe", "ignore"] }).toString("utf8");
-  const keyPem = execFileSync("cat", [keyPath]).toString("utf8");
+  const r = runSync("openssl", args);
+  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+  const csrPem = r.stdout;
+  const keyPem = readFileSync(keyPath, "utf8");
   return { csrPem, keyPem, keyPath };
 }
 

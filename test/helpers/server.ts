@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
@@ -6,7 +6,9 @@ import { DEFAULT_INIT, initializeCa } from "../../src/ca/init-ca.js";
 import { type Clock, systemClock } from "../../src/clock.js";
 import { makeServeConfig, type ServeConfig } from "../../src/config.js";
 import { type RunningTessera, startTessera } from "../../src/main.js";
+import { spawnTracked } from "./children.js";
 import { call, type Reply, type RequestOptions } from "./https-client.js";
+import { runSync } from "./run-sync.js";
 import { tempDir } from "./tmp.js";
 
 export const REPO = join(import.meta.dirname, "..", "..");
@@ -66,13 +68,12 @@ export async function startTestServer(
   };
 }
 
-/** Runs the built CLI synchronously. */
+/** Runs the built CLI synchronously (never against a server in this process: it could not answer). */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+  const { status, stdout, stderr } = runSync(process.execPath, [CLI, ...args], {
     env: { ...process.env, TESSERA_LOG_LEVEL: "silent", ...env },
-    encoding: "utf8",
   });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return { status, stdout, stderr };
 }
 
 /** Starts `tessera serve` as a child process and waits for its banner. */
@@ -88,7 +89,7 @@ export async function spawnServe(
   logs: () => Array<Record<string, unknown>>;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }> {
-  const child = spawn(process.execPath, [CLI, "serve", "--listen", "127.0.0.1:0", ...args], {
+  const child = spawnTracked(process.execPath, [CLI, "serve", "--listen", "127.0.0.1:0", ...args], {
     env: { ...process.env, TESSERA_LOG_LEVEL: "silent", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

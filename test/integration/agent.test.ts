@@ -1,10 +1,12 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { request } from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileIdentitySource } from "../../src/sdk/identity-source.js";
 import { authorizeId, createMtlsServer, MtlsClient, peerSpiffeId } from "../../src/sdk/mtls.js";
+import { spawnTracked } from "../helpers/children.js";
+import { runSync } from "../helpers/run-sync.js";
 import { CLI, runCli, spawnServe, waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -16,7 +18,7 @@ afterAll(() => {
 });
 
 function startAgent(args: string[]): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, "agent", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawnTracked(process.execPath, [CLI, "agent", ...args], { stdio: ["ignore", "ignore", "pipe"] });
   children.push(child);
   let log = "";
   child.stderr?.on("data", (d: Buffer) => {
@@ -33,7 +35,7 @@ function serialOf(dir: string): string | undefined {
 }
 
 function runOpenssl(args: string[]): string {
-  return spawnSync("openssl", args, { encoding: "utf8" }).stdout;
+  return runSync("openssl", args).stdout;
 }
 
 async function freshCa(name: string, extra: string[] = []) {
@@ -66,7 +68,7 @@ describe("tessera agent --once", () => {
       const b = `${tmp.dir}/out-b`;
       expect(statSync(`${a}/svid.key`).mode & 0o777).toBe(0o600);
       expect(statSync(`${a}/identity.pem`).mode & 0o777).toBe(0o600);
-      const server = spawn(
+      const server = spawnTracked(
         "openssl",
         [
           "s_server",
@@ -96,7 +98,7 @@ describe("tessera agent --once", () => {
       }
       const port = await waitFor(async () => /ACCEPT 127\.0\.0\.1:(\d+)/.exec(serverLog)?.[1], 5000);
       expect(port, serverLog).toBeDefined();
-      const client = spawn(
+      const client = spawnTracked(
         "openssl",
         [
           "s_client",
@@ -197,13 +199,14 @@ describe("tessera agent on the CA's machine", () => {
       ]);
       expect(await a.exited, a.log()).toBe(0);
       expect(a.log()).toContain(`trusting the roots in ${ca.dataDir}/bundle.pem`);
-      const verified = spawnSync(
-        "openssl",
-        ["verify", "-CAfile", `${ca.dataDir}/bundle.pem`, "-untrusted", `${out}/svid.pem`, `${out}/svid.pem`],
-        {
-          encoding: "utf8",
-        },
-      );
+      const verified = runSync("openssl", [
+        "verify",
+        "-CAfile",
+        `${ca.dataDir}/bundle.pem`,
+        "-untrusted",
+        `${out}/svid.pem`,
+        `${out}/svid.pem`,
+      ]);
       expect(verified.stdout).toContain(": OK");
     } finally {
       await ca.serve.stop();

@@ -1,7 +1,8 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { spawnTracked } from "../helpers/children.js";
 import { CLI, REPO, runCli, spawnServe, waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -42,7 +43,7 @@ describe("examples/: two services calling each other with Tessera identities", (
           "--once",
         ]);
       }
-      const greeter = spawn(process.execPath, [join(REPO, "examples/greeter.mjs")], {
+      const greeter = spawnTracked(process.execPath, [join(REPO, "examples/greeter.mjs")], {
         cwd: REPO,
         env: { ...process.env, TESSERA_URL: ca.apiUrl, PORT: "0", IDENTITY_DIR: `${tmp.dir}/greeter-id` },
       });

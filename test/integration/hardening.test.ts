@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
+import { spawnTracked } from "../helpers/children.js";
 import { call } from "../helpers/https-client.js";
 import { opensslCsr } from "../helpers/openssl.js";
 import { runCli, spawnServe, startTestServer, waitFor } from "../helpers/server.js";
@@ -13,7 +13,7 @@ afterAll(() => tmp.cleanup());
 
 function sClient(port: number, args: string[], input: string, holdMs: number): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn("openssl", ["s_client", "-connect", `127.0.0.1:${port}`, ...args], { stdio: "pipe" });
+    const child = spawnTracked("openssl", ["s_client", "-connect", `127.0.0.1:${port}`, ...args], { stdio: "pipe" });
     let out = "";
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();

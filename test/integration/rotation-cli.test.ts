@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pinnedFetch } from "../../src/sdk/pinned-fetch.js";
+import { spawnTracked } from "../helpers/children.js";
 import { call } from "../helpers/https-client.js";
 import { openssl, opensslCsr, writeTemp } from "../helpers/openssl.js";
 import { CLI, runCli, spawnServe, waitFor } from "../helpers/server.js";
@@ -88,7 +88,7 @@ describe("several processes rotating at once", () => {
         { length: 4 },
         () =>
           new Promise<number | null>((resolve) => {
-            const child = spawn(process.execPath, [CLI, "rotate", "jwt", "--data-dir", dataDir], { stdio: "ignore" });
+            const child = spawnTracked(process.execPath, [CLI, "rotate", "jwt", "--data-dir", dataDir], { stdio: "ignore" });
             child.on("exit", resolve);
           }),
       ),

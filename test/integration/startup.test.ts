@@ -1,10 +1,10 @@
-import { spawnSync } from "node:child_process";
 import type { X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { connect } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import { call } from "../helpers/https-client.js";
 import { openssl } from "../helpers/openssl.js";
+import { runSync } from "../helpers/run-sync.js";
 import { CLI, runCli, spawnServe, waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -122,12 +122,10 @@ describe("init and key protection", () => {
   it("prints the CRL as DER to a pipe, and refuses to put DER on a terminal", () => {
     const dataDir = `${tmp.dir}/crl-out`;
     expect(runCli(["init", "--trust-domain", "example.org", "--data-dir", dataDir]).status).toBe(0);
-    const der = spawnSync(process.execPath, [CLI, "crl", "--data-dir", dataDir]).stdout;
+    const der = runSync(process.execPath, [CLI, "crl", "--data-dir", dataDir]).raw;
     expect(openssl(["crl", "-inform", "DER", "-noout", "-text"], der).stdout).toContain("Version 2");
     // script(1) runs the command on a pseudo-terminal
-    const tty = spawnSync("script", ["-qec", `${process.execPath} ${CLI} crl --data-dir ${dataDir}`, "/dev/null"], {
-      encoding: "utf8",
-    });
+    const tty = runSync("script", ["-qec", `${process.execPath} ${CLI} crl --data-dir ${dataDir}`, "/dev/null"]);
     expect(tty.status).not.toBe(0);
     expect(tty.stdout).toContain("tessera: the CRL is DER (binary): redirect it to a file");
     expect(tty.stdout).not.toContain("Tessera Issuing CA"); // no DER written
@@ -146,10 +144,9 @@ describe("init and key protection", () => {
         spawnServe(["--listen", `127.0.0.1:${port}`, "--workers", "1"], { TESSERA_DATA_DIR: `${tmp.dir}/taken` }),
       ).rejects.toThrow(`tessera: cannot listen on 127.0.0.1:${port}: the address is already in use`);
       // with workers: the start fails the same way, without promising a restart that would only fail again
-      const clustered = spawnSync(process.execPath, [CLI, "serve", "--listen", `127.0.0.1:${port}`, "--workers", "2"], {
+      const clustered = runSync(process.execPath, [CLI, "serve", "--listen", `127.0.0.1:${port}`, "--workers", "2"], {
         env: { ...process.env, TESSERA_DATA_DIR: `${tmp.dir}/taken`, TESSERA_LOG_LEVEL: "info" },
-        encoding: "utf8",
-        timeout: 20_000,
+        timeoutMs: 20_000,
       });
       expect(clustered.status).toBe(1);
       expect(clustered.stderr).toContain(`tessera: cannot listen on 127.0.0.1:${port}: the address is already in use`);
@@ -183,7 +180,7 @@ describe("init and key protection", () => {
 
 describe("workers", () => {
   const workersOf = (pid: number) =>
-    spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+    runSync("ps", ["-o", "pid=", "--ppid", String(pid)])
       .stdout.split("\n")
       .map((l) => Number(l.trim()))
       .filter((n) => n > 0);
