@@ -5,18 +5,24 @@ import { tempDir } from "../helpers/tmp.js";
 import { bootWorkload, joinToken } from "../helpers/workload.js";
 
 const tmp = tempDir();
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 afterAll(() => tmp.cleanup());
 
 describe("tessera prune", () => {
   it("deletes what expired before the retention period and keeps the rest, in the audit log", async () => {
-    const server = await startTestServer({ config: { x509DefaultTtlMs: 2000, jwtDefaultTtlMs: 1000 } });
+    // The server's clock runs an hour behind while the old identity is issued and used, then
+    // catches up: what is old is then long expired by the CLI's clock, and what is fresh is
+    // seconds old, however slow the machine (waiting for 1 s and 2 s lifetimes flaked).
+    let offsetMs = -HOUR;
+    const clock = { now: () => new Date(Date.now() + offsetMs) };
+    const server = await startTestServer({ clock, config: { x509DefaultTtlMs: 5 * MINUTE, jwtDefaultTtlMs: MINUTE } });
     try {
       const old = await bootWorkload(server, "spiffe://example.org/old", tmp.dir);
       expect((await server.request("/v1/svid/jwt", { body: { audience: ["x"] }, cert: old.chain, key: old.keyPem })).status).toBe(
         201,
       );
-      // notAfter is whole seconds: a 2 s certificate outlives the JWT request under load (1 s did not, once)
-      await new Promise((r) => setTimeout(r, 3500));
+      offsetMs = 0;
       runCli([
         "entry",
         "create",
@@ -39,7 +45,7 @@ describe("tessera prune", () => {
       }>;
       expect(before.map((c) => c.serial)).toEqual(expect.arrayContaining([old.serial, freshSerial]));
 
-      const r = runCli(["prune", "--retention", "1s", "--json", "--data-dir", server.dataDir]);
+      const r = runCli(["prune", "--retention", "10m", "--json", "--data-dir", server.dataDir]);
       expect(r.status, r.stderr).toBe(0);
       const counts = JSON.parse(r.stdout);
       expect(counts).toEqual({ certificates: 1, jwtSvids: 1, joinTokens: 1 });
