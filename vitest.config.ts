@@ -6,7 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",
-    setupFiles: ["test/setup/reap-children.ts"],
-    reporters: ["default"],
+    setupFiles: ["test/setup/test-process.ts"],
+    reporters: ["default", "./test/setup/stall-reporter.ts"],
   },
 });
