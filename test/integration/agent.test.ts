@@ -5,21 +5,19 @@ import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileIdentitySource } from "../../src/sdk/identity-source.js";
 import { authorizeId, createMtlsServer, MtlsClient, peerSpiffeId } from "../../src/sdk/mtls.js";
-import { spawnTracked } from "../helpers/children.js";
+import { killTrackedChildren, spawnTracked } from "../helpers/children.js";
 import { runSync } from "../helpers/run-sync.js";
 import { CLI, runCli, spawnServe, waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir();
-const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const c of children) c.kill("SIGKILL");
+  killTrackedChildren(); // before removing the directories the agents write to
   tmp.cleanup();
 });
 
 function startAgent(args: string[]): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
   const child = spawnTracked(process.execPath, [CLI, "agent", ...args], { stdio: ["ignore", "ignore", "pipe"] });
-  children.push(child);
   let log = "";
   child.stderr?.on("data", (d: Buffer) => {
     log += d.toString();
@@ -89,7 +87,6 @@ describe("tessera agent --once", () => {
         ],
         { stdio: "pipe" },
       );
-      children.push(server);
       let serverLog = "";
       for (const stream of [server.stdout, server.stderr]) {
         stream.on("data", (d: Buffer) => {

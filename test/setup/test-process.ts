@@ -14,5 +14,11 @@ function fullName(task: RunnerTask): string {
   for (let t: RunnerTask | undefined = task; t && t !== task.file; t = t.suite) names.unshift(t.name);
   return names.join(" > ");
 }
-beforeEach(({ task }) => noteProgress(progressFile(task.file.filepath, process.ppid), "start", fullName(task)));
-afterEach(({ task }) => noteProgress(progressFile(task.file.filepath, process.ppid), "end", fullName(task)));
+// one test file per process: its progress file is worked out once
+let file: string | undefined;
+const progressOf = (task: RunnerTask) => {
+  file ??= progressFile(task.file.filepath, process.ppid);
+  return file;
+};
+beforeEach(({ task }) => noteProgress(progressOf(task), "start", fullName(task)));
+afterEach(({ task }) => noteProgress(progressOf(task), "end", fullName(task)));
