@@ -101,6 +101,16 @@ export async function startTessera(
   await auditTail.resume();
   const crl = new CrlService(store, ca, clock, { validityMs: config.crlValidityMs });
   const metrics = serverMetrics(crl, ca);
+  let walFrames = 0;
+  store.checkpointInBackground((report) => {
+    if (report.type === "error") {
+      logger.warn({ err: report.message }, "the WAL checkpoint thread failed; commits checkpoint on their own");
+      return;
+    }
+    metrics.count(METRIC.walCheckpoints);
+    walFrames = report.walFrames;
+  });
+  metrics.gauge(METRIC.walFrames, () => walFrames);
 
   // Listen first: the CRL URL in every certificate names the real port.
   const limits = slowClientLimits(config.slowClientTimeoutMs);
@@ -252,7 +262,7 @@ export async function startTessera(
         ),
       );
       while (busy) await new Promise((r) => setTimeout(r, 10));
-      store.close();
+      await store.close();
       await cryptoThreads.close();
     },
   };

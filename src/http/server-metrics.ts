@@ -8,6 +8,8 @@ export const METRIC = {
   issuanceSeconds: "tessera_svid_issuance_duration_seconds",
   httpErrors: "tessera_http_errors_total",
   dutyFailures: "tessera_background_duty_failures_total",
+  walCheckpoints: "tessera_wal_checkpoints_total",
+  walFrames: "tessera_wal_frames",
 } as const;
 
 /**
@@ -27,6 +29,11 @@ export function serverMetrics(crl: CrlService, ca: CaManager): Metrics {
   metrics.describe(
     METRIC.dutyFailures,
     "Failed runs of a background duty (key lifecycle, CA reload, CRL, audit shipping, pruning, server certificate renewal) in this process",
+  );
+  metrics.describe(METRIC.walCheckpoints, "Checkpoints of the database's WAL made by this process's checkpoint thread");
+  metrics.describe(
+    METRIC.walFrames,
+    "Frames (pages) in the WAL at this process's last checkpoint; one that keeps growing means checkpoints cannot finish (a long-held read)",
   );
   const crlGauges: Array<[string, string, (c: ServedCrl) => number]> = [
     ["tessera_crl_number", "cRLNumber of the CRL served for each issuing CA", (c) => c.number],

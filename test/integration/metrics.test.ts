@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { startTestServer } from "../helpers/server.js";
+import { startTestServer, waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 import { bootWorkload } from "../helpers/workload.js";
 
@@ -45,6 +45,22 @@ describe("/metrics", () => {
         expect(buckets.length).toBe(12);
         expect([...buckets].sort((a, b) => a - b)).toEqual(buckets); // cumulative
       }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("counts the WAL checkpoints made off the request path, and the WAL's frames at the last one", async () => {
+    const server = await startTestServer({});
+    try {
+      await bootWorkload(server, "spiffe://example.org/w", tmp.dir);
+      const checkpointed = await waitFor(async () => {
+        const text = (await server.request("/metrics")).text();
+        const count = samples(text, "tessera_wal_checkpoints_total").get("tessera_wal_checkpoints_total") ?? 0;
+        return count > 0 ? text : undefined;
+      }, 10_000);
+      expect(checkpointed).toBeDefined();
+      expect(samples(checkpointed as string, "tessera_wal_frames").get("tessera_wal_frames")).toBeGreaterThan(0);
     } finally {
       await server.stop();
     }

@@ -1,0 +1,53 @@
+/**
+ * The thread of WalCheckpointer: every `intervalMs`, a passive checkpoint of
+ * the database's WAL. Passive checkpoints copy what no reader still needs and
+ * never wait for or block a writer. Frames committed while one ran are
+ * caught up at once (a few tries), because SQLite starts the WAL over from
+ * its beginning only once every frame is in the database file; otherwise
+ * under steady writes the WAL, and the index every read searches, would keep
+ * growing.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import type { CheckpointReport, CheckpointThreadData } from "./wal-checkpointer.js";
+
+const CATCH_UP_TRIES = 4;
+const data = workerData as CheckpointThreadData;
+const db = new Database(data.file, { fileMustExist: true });
+db.pragma(`synchronous = ${data.synchronous}`);
+db.pragma("wal_autocheckpoint = 0");
+const report = (r: CheckpointReport) => parentPort?.postMessage(r);
+
+let last = { log: 0, checkpointed: 0 };
+
+function checkpoint(): void {
+  const start = performance.now();
+  for (let i = 0; i < CATCH_UP_TRIES; i++) {
+    const [row] = db.pragma("wal_checkpoint(PASSIVE)") as Array<{ busy: number; log: number; checkpointed: number }>;
+    if (!row || row.busy || row.log <= 0) return;
+    const done = row.checkpointed === row.log;
+    if (done || i === CATCH_UP_TRIES - 1) {
+      // an idle WAL, already copied, answers the same each time: say so once
+      if (row.log !== last.log || row.checkpointed !== last.checkpointed) {
+        report({ type: "checkpoint", walFrames: row.log, checkpointed: row.checkpointed, ms: performance.now() - start });
+      }
+      last = row;
+      return;
+    }
+  }
+}
+
+const timer = setInterval(() => {
+  try {
+    checkpoint();
+  } catch (e) {
+    report({ type: "error", message: (e as Error).message });
+  }
+}, data.intervalMs);
+
+parentPort?.on("message", (m: unknown) => {
+  if (m !== "stop") return;
+  clearInterval(timer);
+  db.close();
+  parentPort?.close();
+});
