@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../../src/audit/audit-chain.js";
 import { AuditAppender } from "../../src/store/sqlite/audit-appender.js";
 import { GroupCommitQueue } from "../../src/store/sqlite/group-commit.js";
 import { IssuanceBatchWriter } from "../../src/store/sqlite/issuance-batch.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { type SyncCallback, WalSync } from "../../src/store/sqlite/wal-sync.js";
+import { type HeldFile, type SyncCallback, WalSync } from "../../src/store/sqlite/wal-sync.js";
 import type { AuditEvent, CertificateRecord } from "../../src/store/store.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -101,7 +100,7 @@ describe("group commit", () => {
     const queue = new GroupCommitQueue(store.db, new IssuanceBatchWriter(store.db, new AuditAppender(store.db)), {
       busyTimeoutMs: 1_000,
       synchronous: "FULL",
-      walSync: new WalSync("/unused", (_path, done) => syncs.push(done)),
+      walSync: new WalSync((done) => syncs.push(done)),
     });
     const c = cert();
     let settled = false;
@@ -127,7 +126,8 @@ describe("group commit", () => {
   it("refuses to acknowledge a batch whose WAL could not be synced", async () => {
     const c = cert();
     await store.recordCertificate(c, audit(c.serial)); // the WAL file exists now
-    rmSync(`${store.db.name}-wal`); // the sync will not find it
+    // the descriptor the syncs go through, closed under the store: the next sync fails
+    (store as unknown as { walFile: HeldFile }).walFile.close();
     const next = cert();
     await expect(store.recordCertificate(next, audit(next.serial))).rejects.toThrow(/could not be synced to disk/);
   });

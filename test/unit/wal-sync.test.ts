@@ -1,6 +1,6 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { type SyncCallback, syncFileAt, WalSync } from "../../src/store/sqlite/wal-sync.js";
+import { HeldFile, type SyncCallback, WalSync } from "../../src/store/sqlite/wal-sync.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir();
@@ -12,7 +12,7 @@ function manualSync() {
   return {
     started: () => running.length,
     finish: (index: number, error: Error | null = null) => running[index]?.(error),
-    fn: (_path: string, done: SyncCallback) => {
+    fn: (done: SyncCallback) => {
       running.push(done);
     },
   };
@@ -21,7 +21,7 @@ function manualSync() {
 describe("WalSync: the WAL made durable off the event loop", () => {
   it("answers a commit only once a sync that began after it has finished", () => {
     const sync = manualSync();
-    const wal = new WalSync("/unused", sync.fn);
+    const wal = new WalSync(sync.fn);
     const answered: string[] = [];
     wal.afterCommit(() => answered.push("a"));
     expect(sync.started()).toBe(1);
@@ -39,7 +39,7 @@ describe("WalSync: the WAL made durable off the event loop", () => {
 
   it("fails the commits a failed sync covered, and syncs the next ones afresh", () => {
     const sync = manualSync();
-    const wal = new WalSync("/unused", sync.fn);
+    const wal = new WalSync(sync.fn);
     const results: Array<string | null> = [];
     wal.afterCommit((e) => results.push(e?.message ?? null));
     wal.afterCommit((e) => results.push(e?.message ?? null));
@@ -49,12 +49,28 @@ describe("WalSync: the WAL made durable off the event loop", () => {
     expect(results).toEqual(["EIO", null]);
   });
 
-  it("syncs a real file, and reports one that is missing", async () => {
+  it("syncs a real file through one descriptor, and reports one that is missing", async () => {
     const path = `${tmp.dir}/x.db-wal`;
     writeFileSync(path, "frames");
-    await expect(new Promise((resolve) => syncFileAt(path, resolve))).resolves.toBeNull();
+    const file = new HeldFile(path);
+    const sync = () => new Promise<Error | null>((resolve) => file.sync(resolve));
+    const before = openDescriptors();
+    await expect(sync()).resolves.toBeNull();
+    await expect(sync()).resolves.toBeNull();
+    expect(openDescriptors() - before).toBe(1);
+    // closed while a sync runs: the descriptor goes once that sync is done, and later syncs are refused
+    const running = sync();
+    file.close();
+    await expect(running).resolves.toBeNull();
+    expect(openDescriptors()).toBe(before);
+    expect((await sync())?.message).toMatch(/is closed/);
+
     rmSync(path);
-    const error = await new Promise<Error | null>((resolve) => syncFileAt(path, resolve));
-    expect((error as NodeJS.ErrnoException | null)?.code).toBe("ENOENT");
+    const missing = await new Promise<Error | null>((resolve) => new HeldFile(path).sync(resolve));
+    expect((missing as NodeJS.ErrnoException | null)?.code).toBe("ENOENT");
   });
 });
+
+function openDescriptors(): number {
+  return readdirSync("/proc/self/fd").length;
+}

@@ -21,7 +21,6 @@ const report = (r: CheckpointReport) => parentPort?.postMessage(r);
 let last = { log: 0, checkpointed: 0 };
 
 function checkpoint(): void {
-  const start = performance.now();
   for (let i = 0; i < CATCH_UP_TRIES; i++) {
     const [row] = db.pragma("wal_checkpoint(PASSIVE)") as Array<{ busy: number; log: number; checkpointed: number }>;
     if (!row || row.busy || row.log <= 0) return;
@@ -29,7 +28,7 @@ function checkpoint(): void {
     if (done || i === CATCH_UP_TRIES - 1) {
       // an idle WAL, already copied, answers the same each time: say so once
       if (row.log !== last.log || row.checkpointed !== last.checkpointed) {
-        report({ type: "checkpoint", walFrames: row.log, checkpointed: row.checkpointed, ms: performance.now() - start });
+        report({ type: "checkpoint", walFrames: row.log, checkpointed: row.checkpointed });
       }
       last = row;
       return;
@@ -37,11 +36,19 @@ function checkpoint(): void {
   }
 }
 
+/** A failure that repeats (a full disk) is reported once a minute, not at every try. */
+const ERROR_REPEAT_MS = 60_000;
+let lastError = { message: "", at: 0 };
+
 const timer = setInterval(() => {
   try {
     checkpoint();
   } catch (e) {
-    report({ type: "error", message: (e as Error).message });
+    const message = (e as Error).message;
+    const now = Date.now();
+    if (message === lastError.message && now - lastError.at < ERROR_REPEAT_MS) return;
+    lastError = { message, at: now };
+    report({ type: "error", message });
   }
 }, data.intervalMs);
 

@@ -26,12 +26,26 @@ export interface GroupCommitOptions {
 export class GroupCommitQueue {
   private readonly queue: Array<{ op: IssuanceOp; resolve: (o: IssueOutcome) => void; reject: (e: unknown) => void }> = [];
   private busyRetries = 0;
+  /** The settings each batch switches to and back, prepared once (db.pragma parses its text at every call). */
+  private readonly settings: { enter: Array<() => void>; leave: Array<() => void> };
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly writer: IssuanceBatchWriter,
     private readonly options: GroupCommitOptions,
-  ) {}
+  ) {
+    const pragma = (text: string) => {
+      const stmt = db.prepare(`PRAGMA ${text}`);
+      return stmt.reader ? () => void stmt.get() : () => void stmt.run();
+    };
+    const enter = [pragma("busy_timeout = 0")];
+    const leave = [pragma(`busy_timeout = ${options.busyTimeoutMs}`)];
+    if (options.walSync) {
+      enter.push(pragma("synchronous = NORMAL"));
+      leave.push(pragma(`synchronous = ${options.synchronous}`));
+    }
+    this.settings = { enter, leave };
+  }
 
   submit(op: IssuanceOp): Promise<IssueOutcome> {
     return new Promise((resolve, reject) => {
@@ -48,8 +62,7 @@ export class GroupCommitQueue {
     // handler would sleep in steps of milliseconds; instead try without
     // waiting and, if busy, retry on the next turn with a bigger batch.
     const { walSync } = this.options;
-    this.db.pragma("busy_timeout = 0");
-    if (walSync) this.db.pragma("synchronous = NORMAL");
+    for (const set of this.settings.enter) set();
     try {
       results = this.writer.commit(batch.map((item) => item.op));
     } catch (error) {
@@ -61,8 +74,7 @@ export class GroupCommitQueue {
       for (const item of batch) item.reject(error);
       return;
     } finally {
-      this.db.pragma(`busy_timeout = ${this.options.busyTimeoutMs}`);
-      if (walSync) this.db.pragma(`synchronous = ${this.options.synchronous}`);
+      for (const set of this.settings.leave) set();
     }
     this.busyRetries = 0;
     const answer = () =>

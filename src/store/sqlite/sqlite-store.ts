@@ -25,7 +25,7 @@ import { GroupCommitQueue } from "./group-commit.js";
 import { CERT_COLUMNS, IssuanceBatchWriter, type IssuanceOp } from "./issuance-batch.js";
 import { loadMigrations, migrate } from "./migrate.js";
 import { type CheckpointReport, FALLBACK_AUTOCHECKPOINT_FRAMES, WalCheckpointer } from "./wal-checkpointer.js";
-import { WalSync } from "./wal-sync.js";
+import { HeldFile, WalSync } from "./wal-sync.js";
 
 type Row = Record<string, unknown>;
 
@@ -166,12 +166,14 @@ export class SqliteStore implements Store {
   private readonly stmt: ReturnType<typeof hotStatements>;
   private readonly synchronous: "FULL" | "NORMAL";
   private checkpointer: WalCheckpointer | undefined;
+  private readonly walFile: HeldFile;
 
   constructor(
     file: string,
     private readonly options: SqliteStoreOptions,
   ) {
     this.db = new Database(file);
+    this.walFile = new HeldFile(`${this.db.name}-wal`);
     const journal = this.db.pragma("journal_mode = WAL", { simple: true });
     const synchronous = options.synchronous ?? "FULL";
     this.synchronous = synchronous;
@@ -183,7 +185,7 @@ export class SqliteStore implements Store {
     this.issuance = new GroupCommitQueue(this.db, new IssuanceBatchWriter(this.db, this.audit), {
       busyTimeoutMs: BUSY_TIMEOUT_MS,
       synchronous,
-      walSync: journal === "wal" ? new WalSync(`${this.db.name}-wal`) : undefined,
+      walSync: journal === "wal" ? new WalSync(this.walFile.sync) : undefined,
     });
     this.stmt = hotStatements(this.db);
   }
@@ -713,6 +715,7 @@ export class SqliteStore implements Store {
     const stopped = this.checkpointer?.stop() ?? Promise.resolve();
     this.checkpointer = undefined;
     this.db.close();
+    this.walFile.close();
     return stopped;
   }
 }

@@ -11,7 +11,7 @@ export interface CheckpointThreadData {
 
 /** What it reports: each checkpoint that moved pages, or a failure. */
 export type CheckpointReport =
-  | { type: "checkpoint"; walFrames: number; checkpointed: number; ms: number }
+  | { type: "checkpoint"; walFrames: number; checkpointed: number }
   | { type: "error"; message: string };
 
 /** WAL frames past which a connection checkpoints on its own commit (SQLite's default is 1,000). */
