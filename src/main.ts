@@ -107,6 +107,10 @@ export async function startTessera(
       logger.warn({ err: report.message }, "the WAL checkpoint thread failed; commits checkpoint on their own");
       return;
     }
+    if (report.type === "scrubbed") {
+      logger.info("the WAL was checkpointed and truncated after a CA key erasure: no earlier page images remain in it");
+      return;
+    }
     metrics.count(METRIC.walCheckpoints);
     walFrames = report.walFrames;
   });

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -214,6 +214,15 @@ describe("expired keys", () => {
     const first = JSON.parse(runCli(["ca", "status", "--json", "--data-dir", shortDir]).stdout).keys.find(
       (k: { kind: string }) => k.kind === "x509_intermediate",
     ).id as string;
+    const ciphertext = (() => {
+      const db = new Database(`${shortDir}/tessera.db`, { readonly: true });
+      try {
+        return db.prepare("SELECT encrypted_private_key FROM ca_keys WHERE id = ?").pluck().get(first) as Buffer;
+      } finally {
+        db.close();
+      }
+    })();
+    expect(ciphertext.length).toBeGreaterThan(32);
     const short = await spawnServe(["--data-dir", shortDir, "--workers", "1"]);
     try {
       type Key = { id: string; state: string; destroyed_at: string | null; not_after: string };
@@ -244,6 +253,14 @@ describe("expired keys", () => {
       } finally {
         db.close();
       }
+      // nor is any copy of the ciphertext left in the database file or its WAL
+      const leftIn = (file: string) => existsSync(file) && readFileSync(file).includes(ciphertext);
+      const scrubbed = await waitFor(
+        async () => (leftIn(`${shortDir}/tessera.db`) || leftIn(`${shortDir}/tessera.db-wal`) ? undefined : true),
+        10_000,
+        100,
+      );
+      expect(scrubbed).toBe(true);
 
       const token = runCli([
         "token",

@@ -16,6 +16,7 @@ const data = workerData as CheckpointThreadData;
 const db = new Database(data.file, { fileMustExist: true });
 db.pragma(`synchronous = ${data.synchronous}`);
 db.pragma("wal_autocheckpoint = 0");
+db.pragma("busy_timeout = 0");
 const report = (r: CheckpointReport) => parentPort?.postMessage(r);
 
 let last = { log: 0, checkpointed: 0 };
@@ -36,13 +37,38 @@ function checkpoint(): void {
   }
 }
 
+/** How long a scrub waits for readers of older snapshots (others' requests take microseconds, a CRL build up to ~1 s). */
+const SCRUB_WAIT_MS = 2_000;
+let scrubPending = false;
+
+/**
+ * Copies every frame into the database file and truncates the WAL to zero
+ * bytes, so that page images from before an erasure are in neither file.
+ * Writers wait while it runs; a reader of an older snapshot makes it wait,
+ * and it is tried again at the next interval until it completes.
+ */
+function scrub(): void {
+  db.pragma(`busy_timeout = ${SCRUB_WAIT_MS}`);
+  try {
+    const [row] = db.pragma("wal_checkpoint(TRUNCATE)") as Array<{ busy: number; log: number; checkpointed: number }>;
+    if (row && row.busy === 0) {
+      scrubPending = false;
+      last = { log: 0, checkpointed: 0 };
+      report({ type: "scrubbed" });
+    }
+  } finally {
+    db.pragma("busy_timeout = 0");
+  }
+}
+
 /** A failure that repeats (a full disk) is reported once a minute, not at every try. */
 const ERROR_REPEAT_MS = 60_000;
 let lastError = { message: "", at: 0 };
 
 const timer = setInterval(() => {
   try {
-    checkpoint();
+    if (scrubPending) scrub();
+    else checkpoint();
   } catch (e) {
     const message = (e as Error).message;
     const now = Date.now();
@@ -53,6 +79,7 @@ const timer = setInterval(() => {
 }, data.intervalMs);
 
 parentPort?.on("message", (m: unknown) => {
+  if (m === "scrub") scrubPending = true;
   if (m !== "stop") return;
   clearInterval(timer);
   db.close();

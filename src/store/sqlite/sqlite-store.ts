@@ -180,6 +180,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${synchronous}`);
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma("foreign_keys = ON");
+    this.db.pragma("secure_delete = FAST");
     migrate(this.db, loadMigrations(join(packageRoot(), "migrations")), options.now());
     this.audit = new AuditAppender(this.db);
     this.issuance = new GroupCommitQueue(this.db, new IssuanceBatchWriter(this.db, this.audit), {
@@ -329,11 +330,13 @@ export class SqliteStore implements Store {
   }
 
   async destroyExpiredCaKeys(now: number, audit: (key: CaKeyRecord) => AuditEvent): Promise<CaKeyRecord[]> {
-    // secure_delete zeroes the bytes the update frees in the database file
-    // (the WAL keeps old page images until it is checkpointed and reused)
+    // secure_delete zeroes the bytes the update frees in the page it writes;
+    // the WAL may still hold earlier images of that page (from the key's
+    // retirement, say) until it is checkpointed and truncated
     this.db.pragma("secure_delete = ON");
+    let erased: CaKeyRecord[];
     try {
-      return this.write(() => {
+      erased = this.write(() => {
         const due = (
           this.db
             .prepare(
@@ -349,8 +352,20 @@ export class SqliteStore implements Store {
         return due.map((key) => ({ ...key, encryptedPrivateKey: Buffer.alloc(0), destroyedAt: now }));
       });
     } finally {
-      this.db.pragma("secure_delete = OFF");
+      this.db.pragma("secure_delete = FAST");
     }
+    if (erased.length > 0) this.scrubWal();
+    return erased;
+  }
+
+  /**
+   * Gets old page images out of the WAL: on the checkpoint thread when there
+   * is one (retried there until no reader is in the way), else here, once,
+   * as far as other connections' readers allow.
+   */
+  private scrubWal(): void {
+    if (this.checkpointer) this.checkpointer.scrub();
+    else this.db.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   async recordCertificate(

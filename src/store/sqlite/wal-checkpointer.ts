@@ -12,6 +12,7 @@ export interface CheckpointThreadData {
 /** What it reports: each checkpoint that moved pages, or a failure. */
 export type CheckpointReport =
   | { type: "checkpoint"; walFrames: number; checkpointed: number }
+  | { type: "scrubbed" }
   | { type: "error"; message: string };
 
 /** WAL frames past which a connection checkpoints on its own commit (SQLite's default is 1,000). */
@@ -49,6 +50,11 @@ export class WalCheckpointer {
         resolve();
       }),
     );
+  }
+
+  /** Asks for every frame to be checkpointed and the WAL truncated, as soon as no reader stands in the way. */
+  scrub(): void {
+    this.worker.postMessage("scrub");
   }
 
   /** Asks the thread to finish its checkpoint, close its connection and end; resolves once it has. */
