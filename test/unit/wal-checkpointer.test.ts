@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import type { CheckpointReport } from "../../src/store/sqlite/wal-checkpointer.js";
+import { type CheckpointReport, WalCheckpointer } from "../../src/store/sqlite/wal-checkpointer.js";
 import type { CertificateRecord } from "../../src/store/store.js";
 import { waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -81,6 +81,24 @@ describe("WAL checkpoints on a thread of their own", () => {
     await issue(store, 200);
     expect(certificatesInMainFile(file)).toBe(0);
     await store.close();
+  });
+
+  it("scrubs on request: every frame into the database file and the WAL truncated to nothing", async () => {
+    const { store, file } = openStore();
+    const reports: CheckpointReport[] = [];
+    const checkpointer = new WalCheckpointer({ file, synchronous: "FULL", intervalMs: 20 }, (r) => reports.push(r));
+    try {
+      await issue(store, 100);
+      expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
+      checkpointer.scrub();
+      const scrubbed = await waitFor(async () => reports.find((r) => r.type === "scrubbed"), 10_000);
+      expect(scrubbed).toBeDefined();
+      expect(statSync(`${file}-wal`).size).toBe(0);
+      expect(certificatesInMainFile(file)).toBe(100);
+    } finally {
+      await checkpointer.stop();
+      await store.close();
+    }
   });
 
   it("rejects/a thread that cannot start: reported, and commits checkpoint on their own again", async () => {
