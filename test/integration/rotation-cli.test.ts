@@ -108,12 +108,14 @@ describe("rotate x509 --now", () => {
       return splitPem(s.chain)[1] !== oldIssuer ? s : undefined;
     }, 2000);
     expect(fresh, "new intermediate in use within 2 s").toBeDefined();
+    // the bundle as served now: a root rotated by an earlier test is in it
+    const trust = (await call(`${serve.apiUrl}/v1/bundle`, { ca: bundle })).text();
     const verify = (s: Svid, crl?: string) =>
       openssl([
         "verify",
         ...(crl ? ["-crl_check", "-CRLfile", writeTemp(tmp.dir, "crl.pem", crl)] : []),
         "-CAfile",
-        writeTemp(tmp.dir, "b.pem", bundle),
+        writeTemp(tmp.dir, "b.pem", trust),
         "-untrusted",
         writeTemp(tmp.dir, "c.pem", s.chain),
         writeTemp(tmp.dir, "l.pem", s.certificate),
@@ -178,9 +180,15 @@ describe("root rotation", () => {
 
 describe("operator trail", () => {
   it("puts every rotation and revocation in the audit log and the structured log, and the chain verifies", async () => {
+    // a trail of its own, whatever ran before
+    const svid = await boot("spiffe://example.org/trail");
+    await jwtFor(svid);
+    expect(runCli(["rotate", "jwt", "--now", "--data-dir", dataDir]).status).toBe(0);
+    expect(runCli(["revoke", svid.serial, "--data-dir", dataDir]).status).toBe(0);
     const audit = JSON.parse(runCli(["audit", "list", "--json", "--data-dir", dataDir]).stdout) as Array<{
       action: string;
       actor: string;
+      subject: string;
     }>;
     const actions = audit.map((a) => a.action);
     expect(actions).toEqual(
@@ -193,10 +201,15 @@ describe("operator trail", () => {
         "svid.jwt.issue",
       ]),
     );
-    expect(audit.find((a) => a.action === "cert.revoke")?.actor).toMatch(/^operator:/);
+    expect(audit.find((a) => a.action === "cert.revoke" && a.subject === "spiffe://example.org/trail")?.actor).toMatch(
+      /^operator:/,
+    );
     expect(runCli(["audit", "verify", "--data-dir", dataDir]).status).toBe(0);
     const shipped = await waitFor(async () => {
-      const lines = serve.logs().filter((l) => (l.audit as { action?: string } | undefined)?.action === "cert.revoke");
+      const lines = serve.logs().filter((l) => {
+        const a = l.audit as { action?: string; subject?: string } | undefined;
+        return a?.action === "cert.revoke" && a.subject === "spiffe://example.org/trail";
+      });
       return lines.length > 0 ? lines : undefined;
     }, 2000);
     expect(shipped?.[0]).toMatchObject({
