@@ -101,6 +101,33 @@ describe("WAL checkpoints on a thread of their own", () => {
     }
   });
 
+  it("a scrub waits out a reader of an older snapshot while issuance goes on, and completes once it is gone", async () => {
+    const { store, file } = openStore();
+    const reports: CheckpointReport[] = [];
+    const checkpointer = new WalCheckpointer({ file, synchronous: "FULL", intervalMs: 20 }, (r) => reports.push(r));
+    const reader = new Database(file);
+    try {
+      await issue(store, 50);
+      reader.exec("BEGIN");
+      expect(reader.prepare("SELECT count(*) FROM certificates").pluck().get()).toBe(50); // holds this snapshot
+      await issue(store, 50);
+      checkpointer.scrub();
+      // while the reader holds its snapshot, the scrub cannot finish, and writes still complete
+      await issue(store, 50);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(reports.some((r) => r.type === "scrubbed")).toBe(false);
+      reader.exec("COMMIT");
+      const scrubbed = await waitFor(async () => reports.find((r) => r.type === "scrubbed"), 20_000);
+      expect(scrubbed).toBeDefined();
+      expect(statSync(`${file}-wal`).size).toBe(0);
+      expect(certificatesInMainFile(file)).toBe(150);
+    } finally {
+      reader.close();
+      await checkpointer.stop();
+      await store.close();
+    }
+  });
+
   it("rejects/a thread that cannot start: reported, and commits checkpoint on their own again", async () => {
     const { store } = openStore();
     const reports: CheckpointReport[] = [];

@@ -37,28 +37,40 @@ function checkpoint(): void {
   }
 }
 
-/** How long a scrub waits for readers of older snapshots (others' requests take microseconds, a CRL build up to ~1 s). */
-const SCRUB_WAIT_MS = 2_000;
+/**
+ * How long a scrub waits for readers of older snapshots. It holds the write
+ * lock meanwhile, so issuance waits as long: kept short, and tried again
+ * later, backing off, while a long read (a backup, a large CRL build) lasts.
+ */
+const SCRUB_WAIT_MS = 50;
+const SCRUB_MAX_BACKOFF_MS = 10_000;
 let scrubPending = false;
+let scrubFailures = 0;
+let nextScrubAt = 0;
 
 /**
  * Copies every frame into the database file and truncates the WAL to zero
  * bytes, so that page images from before an erasure are in neither file.
- * Writers wait while it runs; a reader of an older snapshot makes it wait,
- * and it is tried again at the next interval until it completes.
  */
 function scrub(): void {
+  if (Date.now() < nextScrubAt) return;
   db.pragma(`busy_timeout = ${SCRUB_WAIT_MS}`);
+  let done = false;
   try {
     const [row] = db.pragma("wal_checkpoint(TRUNCATE)") as Array<{ busy: number; log: number; checkpointed: number }>;
-    if (row && row.busy === 0) {
-      scrubPending = false;
-      last = { log: 0, checkpointed: 0 };
-      report({ type: "scrubbed" });
-    }
+    done = row?.busy === 0;
   } finally {
     db.pragma("busy_timeout = 0");
+    if (!done) {
+      scrubFailures++;
+      nextScrubAt = Date.now() + Math.min(SCRUB_MAX_BACKOFF_MS, data.intervalMs * 2 ** scrubFailures);
+    }
   }
+  if (!done) return;
+  scrubPending = false;
+  scrubFailures = 0;
+  last = { log: 0, checkpointed: 0 };
+  report({ type: "scrubbed" });
 }
 
 /** A failure that repeats (a full disk) is reported once a minute, not at every try. */
