@@ -96,11 +96,9 @@ export async function startTessera(
   }
 
   const { store, ca, lifecycle } = await openCa(config.dataDir, env, clock);
-  if (leader) await lifecycle.tick();
-  const auditTail = new AuditTail(store, logger);
-  await auditTail.resume();
   const crl = new CrlService(store, ca, clock, { validityMs: config.crlValidityMs });
   const metrics = serverMetrics(crl, ca);
+  // started before the first lifecycle tick: a key erased there has the WAL scrubbed by it
   let walFrames = 0;
   store.checkpointInBackground((report) => {
     if (report.type === "error") {
@@ -115,6 +113,9 @@ export async function startTessera(
     walFrames = report.walFrames;
   });
   metrics.gauge(METRIC.walFrames, () => walFrames);
+  if (leader) await lifecycle.tick();
+  const auditTail = new AuditTail(store, logger);
+  await auditTail.resume();
 
   // Listen first: the CRL URL in every certificate names the real port.
   const limits = slowClientLimits(config.slowClientTimeoutMs);

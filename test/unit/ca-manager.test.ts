@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { openCa } from "../../src/ca/open-ca.js";
 import { openManualCa } from "../helpers/ca.js";
@@ -39,6 +40,8 @@ describe("CaManager.reload", () => {
       await lifecycle.tick();
       expect(ca.records().find((r) => r.id === old)?.destroyedAt).toBe(clock.now().getTime());
       expect((await store.listCaKeys()).find((r) => r.id === old)?.encryptedPrivateKey.length).toBe(0);
+      // with no checkpoint thread (not a server) the erasure truncates the WAL itself
+      expect(statSync(`${tmp.dir}/reload/tessera.db-wal`).size).toBe(0);
     } finally {
       store.close();
     }

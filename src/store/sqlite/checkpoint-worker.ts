@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import type { CheckpointReport, CheckpointThreadData } from "./wal-checkpointer.js";
+import { type CheckpointReport, type CheckpointThreadData, SCRUB_WAIT_MS } from "./wal-checkpointer.js";
 
 const CATCH_UP_TRIES = 4;
 const data = workerData as CheckpointThreadData;
@@ -37,12 +37,7 @@ function checkpoint(): void {
   }
 }
 
-/**
- * How long a scrub waits for readers of older snapshots. It holds the write
- * lock meanwhile, so issuance waits as long: kept short, and tried again
- * later, backing off, while a long read (a backup, a large CRL build) lasts.
- */
-const SCRUB_WAIT_MS = 50;
+/** A scrub that a long read (a backup, a large CRL build) keeps from finishing is tried again later, backing off. */
 const SCRUB_MAX_BACKOFF_MS = 10_000;
 let scrubPending = false;
 let scrubFailures = 0;

@@ -24,7 +24,7 @@ import { AuditAppender } from "./audit-appender.js";
 import { GroupCommitQueue } from "./group-commit.js";
 import { CERT_COLUMNS, IssuanceBatchWriter, type IssuanceOp } from "./issuance-batch.js";
 import { loadMigrations, migrate } from "./migrate.js";
-import { type CheckpointReport, FALLBACK_AUTOCHECKPOINT_FRAMES, WalCheckpointer } from "./wal-checkpointer.js";
+import { type CheckpointReport, FALLBACK_AUTOCHECKPOINT_FRAMES, SCRUB_WAIT_MS, WalCheckpointer } from "./wal-checkpointer.js";
 import { HeldFile, WalSync } from "./wal-sync.js";
 
 type Row = Record<string, unknown>;
@@ -361,11 +361,20 @@ export class SqliteStore implements Store {
   /**
    * Gets old page images out of the WAL: on the checkpoint thread when there
    * is one (retried there until no reader is in the way), else here, once,
-   * as far as other connections' readers allow.
+   * waiting for readers no longer than the thread would (the write lock is
+   * held meanwhile, and other processes may be issuing).
    */
   private scrubWal(): void {
-    if (this.checkpointer) this.checkpointer.scrub();
-    else this.db.pragma("wal_checkpoint(TRUNCATE)");
+    if (this.checkpointer) {
+      this.checkpointer.scrub();
+      return;
+    }
+    this.db.pragma(`busy_timeout = ${SCRUB_WAIT_MS}`);
+    try {
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   async recordCertificate(
@@ -725,12 +734,22 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Closes the connection; a checkpoint thread finishes and closes its own. */
+  /**
+   * Closes the connection. A checkpoint thread closes its own first, so that
+   * this one is the last and removes the WAL (two connections closing at once
+   * may each see the other and both leave it).
+   */
   close(): Promise<void> {
-    const stopped = this.checkpointer?.stop() ?? Promise.resolve();
+    const checkpointer = this.checkpointer;
     this.checkpointer = undefined;
-    this.db.close();
-    this.walFile.close();
-    return stopped;
+    const closeOwn = () => {
+      this.db.close();
+      this.walFile.close();
+    };
+    if (!checkpointer) {
+      closeOwn();
+      return Promise.resolve();
+    }
+    return checkpointer.stop().then(closeOwn);
   }
 }

@@ -15,6 +15,12 @@ export type CheckpointReport =
   | { type: "scrubbed" }
   | { type: "error"; message: string };
 
+/**
+ * How long a scrub (a TRUNCATE checkpoint) waits for readers of older
+ * snapshots. It holds the write lock meanwhile, so issuance waits as long.
+ */
+export const SCRUB_WAIT_MS = 50;
+
 /** WAL frames past which a connection checkpoints on its own commit (SQLite's default is 1,000). */
 export const FALLBACK_AUTOCHECKPOINT_FRAMES = 10_000;
 
