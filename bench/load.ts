@@ -12,13 +12,18 @@
 import { readFileSync } from "node:fs";
 import { type Socket, connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
+import { cpuSeconds } from "./proc-stats.js";
 
 export interface LoadJob {
   url: string;
   method: "GET" | "POST";
   concurrency: number;
-  /** Total requests to send. */
+  /** Requests to measure. */
   count: number;
+  /** Requests sent first and not measured (JIT and caches warm, as in a server that has been up a while). */
+  warmup?: number;
+  /** The server's pid: its CPU is read at the start and end of the measured requests. */
+  serverPid?: number;
   /** POST bodies (cycled), or a file holding one JSON array of bodies. */
   bodiesFile?: string;
   headers?: Record<string, string>;
@@ -37,6 +42,10 @@ export interface LoadResult {
   p99: number;
   /** CPU seconds the load generator itself used. */
   clientCpu: number;
+  /** Warm-up requests that did not get the expected status. */
+  warmupErrors: number;
+  /** CPU seconds the server (every process and thread of it) used while the measured requests ran. */
+  serverCpu: number;
 }
 
 const HEADER_END = Buffer.from("\r\n\r\n");
@@ -89,11 +98,29 @@ async function main(): Promise<void> {
       socket.once("error", reject);
     });
 
+  const warmup = job.warmup ?? 0;
   const latencies = new Float64Array(job.count);
   const statuses: Record<string, number> = {};
   let next = 0;
   let ok = 0;
   let errors = 0;
+  let warmupErrors = 0;
+  // every connection waits here once the warm-up requests are all answered, then the clock starts
+  let warmedUp = 0;
+  let t0 = 0;
+  let cpu0 = process.cpuUsage();
+  const serverCpuNow = () => (job.serverPid ? cpuSeconds(job.serverPid) : 0);
+  let serverCpu0 = 0;
+  let startMeasuring: () => void = () => {};
+  const measuring = new Promise<void>((resolve) => {
+    startMeasuring = () => {
+      next = warmup; // each connection took one index past the warm-up when it stopped
+      t0 = performance.now();
+      cpu0 = process.cpuUsage();
+      serverCpu0 = serverCpuNow();
+      resolve();
+    };
+  });
 
   /**
    * One connection: send a request, wait for its whole response, repeat;
@@ -121,9 +148,22 @@ async function main(): Promise<void> {
       s.on("error", () => {});
     };
     attach(first);
-    for (;;) {
-      const i = next++;
-      if (i >= job.count) break;
+    const run = async (until: number, measured: boolean): Promise<void> => {
+      for (;;) {
+        const i = next++;
+        if (i >= until) break;
+        const outcome = await send(i);
+        if (!measured) {
+          if (outcome.status !== job.expectStatus) warmupErrors++;
+          continue;
+        }
+        latencies[i - warmup] = outcome.ms;
+        statuses[outcome.status] = (statuses[outcome.status] ?? 0) + 1;
+        if (outcome.status === job.expectStatus) ok++;
+        else errors++;
+      }
+    };
+    const send = async (i: number): Promise<{ status: number | "error"; ms: number }> => {
       const start = performance.now();
       try {
         if (!socket || closed) {
@@ -142,26 +182,24 @@ async function main(): Promise<void> {
           frame = frameResponse(pending);
         }
         pending = pending.subarray(frame.length);
-        latencies[i] = performance.now() - start;
-        statuses[frame.status] = (statuses[frame.status] ?? 0) + 1;
-        if (frame.status === job.expectStatus) ok++;
-        else errors++;
+        return { status: frame.status, ms: performance.now() - start };
       } catch {
-        latencies[i] = performance.now() - start;
-        statuses.error = (statuses.error ?? 0) + 1;
-        errors++;
         socket?.destroy();
         socket = undefined;
+        return { status: "error", ms: performance.now() - start };
       }
-    }
+    };
+    await run(warmup, false);
+    if (++warmedUp === job.concurrency) startMeasuring();
+    await measuring;
+    await run(warmup + job.count, true);
     socket?.end();
   };
 
   const sockets = await Promise.all(Array.from({ length: job.concurrency }, open));
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
   await Promise.all(sockets.map(drive));
   const seconds = (performance.now() - t0) / 1000;
+  const serverCpu = serverCpuNow() - serverCpu0;
   const sorted = Array.from(latencies).sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
   const cpu = process.cpuUsage(cpu0);
@@ -173,6 +211,8 @@ async function main(): Promise<void> {
     p50: pct(50),
     p99: pct(99),
     clientCpu: (cpu.user + cpu.system) / 1e6,
+    warmupErrors,
+    serverCpu,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

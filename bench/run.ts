@@ -26,6 +26,13 @@ import type { LoadJob, LoadResult } from "./load.js";
 import { cpuSeconds, peakRssMiB } from "./proc-stats.js";
 
 const quick = process.argv.includes("--quick");
+/**
+ * Unmeasured requests before each measured run at concurrency: V8 takes a few
+ * thousand requests per server process to compile the request path (with
+ * 2,000, --quick put two workers at ~2,800 X.509-SVIDs/s against ~3,900 with
+ * 8,000, the rate of the full runs). BENCH_WARMUP overrides it.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 8_000);
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 const CLI = fileURLToPath(new URL("../cli/index.js", import.meta.url));
 const LOAD = fileURLToPath(new URL("./load.js", import.meta.url));
@@ -168,6 +175,7 @@ async function load(job: LoadJob): Promise<LoadResult> {
   const { stdout } = await run(process.execPath, [LOAD, file], { maxBuffer: 1 << 20 });
   const result = JSON.parse(stdout) as LoadResult;
   log(`  (load generator used ${fmt((result.clientCpu / result.seconds) * 100)}% CPU)`);
+  if (result.warmupErrors) log(`  (${result.warmupErrors} warm-up requests failed)`);
   return result;
 }
 
@@ -178,10 +186,11 @@ const ratio = (value: number, target: number, lowerIsBetter = false) =>
 async function x509Scenario(workers: number, concurrencies: number[], target: number | undefined): Promise<void> {
   // one client at a time manages a few hundred a second: fewer requests keep --quick under a minute
   const countAt = (c: number) => (quick ? (c === 1 ? 1000 : 3000) : 20_000);
+  const warmupAt = (c: number) => (c === 1 ? 200 : WARMUP);
   const dataDir = await freshDataDir(`x509-w${workers}`);
   const tokens = await makeTokens(
     dataDir,
-    concurrencies.reduce((n, c) => n + countAt(c), 100),
+    concurrencies.reduce((n, c) => n + warmupAt(c) + countAt(c), 100),
   );
   const csrs = makeCsrs(50);
   const server = await startServer(dataDir, workers);
@@ -190,23 +199,25 @@ async function x509Scenario(workers: number, concurrencies: number[], target: nu
   try {
     for (const c of concurrencies) {
       const count = countAt(c);
+      const warmup = warmupAt(c);
       const bodies = tokens
-        .slice(used, used + count)
+        .slice(used, used + warmup + count)
         .map((token, i) => ({ csr: csrs[i % csrs.length], attestation: { type: "join_token", token } }));
-      used += count;
+      used += warmup + count;
       const bodiesFile = join(work, `bodies-${c}.json`);
       writeFileSync(bodiesFile, JSON.stringify(bodies));
-      const cpu0 = cpuSeconds(pid);
       const r = await load({
         url: `${server.apiUrl}/v1/svid/x509`,
         method: "POST",
         concurrency: c,
         count,
+        warmup,
+        serverPid: pid,
         bodiesFile,
         ca: server.bundle,
         expectStatus: 201,
       });
-      const cpu = cpuSeconds(pid) - cpu0;
+      const cpu = r.serverCpu;
       const rate = r.ok / r.seconds;
       if (r.errors) log(`x509 c=${c}: ${r.errors} errors ${JSON.stringify(r.statuses)}`);
       const p99Target = c === 64 ? " p99≤25ms" : "";
@@ -267,18 +278,19 @@ async function jwtScenario(): Promise<void> {
     const count = quick ? 10_000 : 60_000;
     const bodiesFile = join(work, "jwt-bodies.json");
     writeFileSync(bodiesFile, JSON.stringify([{ audience: ["spiffe://example.org/api"] }]));
-    const cpu0 = cpuSeconds(pid);
     const r = await load({
       url: `${server.apiUrl}/v1/svid/jwt`,
       method: "POST",
       concurrency: 64,
       count,
+      warmup: WARMUP,
+      serverPid: pid,
       bodiesFile,
       ca: server.bundle,
       ...client,
       expectStatus: 201,
     });
-    const cpu = cpuSeconds(pid) - cpu0;
+    const cpu = r.serverCpu;
     const rate = r.ok / r.seconds;
     if (r.errors) log(`jwt: ${r.errors} errors ${JSON.stringify(r.statuses)}`);
     row(
@@ -316,18 +328,19 @@ async function readScenarios(): Promise<void> {
         });
       });
       for (const conditional of [false, true]) {
-        const c0 = cpuSeconds(pid);
         const n = quick ? 10_000 : 50_000;
         const res = await load({
           url: `${server.apiUrl}${path}`,
           method: "GET",
           concurrency: 64,
           count: n,
+          warmup: WARMUP,
+          serverPid: pid,
           ca: server.bundle,
           headers: conditional ? { "if-none-match": etag } : {},
           expectStatus: conditional ? 304 : 200,
         });
-        const used = cpuSeconds(pid) - c0;
+        const used = res.serverCpu;
         row(
           `${name}${conditional ? " (If-None-Match → 304)" : ""}, c=64`,
           `${fmt(res.ok / res.seconds)}/s`,
