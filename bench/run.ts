@@ -23,7 +23,7 @@ import { buildCsr } from "../src/x509/build-csr.js";
 import { pemEncode } from "../src/x509/pem.js";
 import { type CrlBuildFigures, STEADY_REBUILDS } from "./crl-build.js";
 import type { LoadJob, LoadResult } from "./load.js";
-import { cpuSeconds, peakRssMiB } from "./proc-stats.js";
+import { peakRssMiB } from "./proc-stats.js";
 
 const quick = process.argv.includes("--quick");
 /**
