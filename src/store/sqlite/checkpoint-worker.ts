@@ -48,7 +48,6 @@ let nextScrubAt = 0;
  * bytes, so that page images from before an erasure are in neither file.
  */
 function scrub(): void {
-  if (Date.now() < nextScrubAt) return;
   db.pragma(`busy_timeout = ${SCRUB_WAIT_MS}`);
   let done = false;
   try {
@@ -74,7 +73,8 @@ let lastError = { message: "", at: 0 };
 
 const timer = setInterval(() => {
   try {
-    if (scrubPending) scrub();
+    // between tries of a scrub that has to wait, the WAL is still checkpointed as usual
+    if (scrubPending && Date.now() >= nextScrubAt) scrub();
     else checkpoint();
   } catch (e) {
     const message = (e as Error).message;

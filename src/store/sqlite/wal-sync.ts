@@ -7,9 +7,9 @@ export type SyncCallback = (error: Error | null) => void;
  * sync and held until `close`: an open and a close per sync were two more
  * trips to libuv's pool (their calls were ~5% of the event loop's busy
  * samples in an issuance profile). Holding it is safe for a WAL while its
- * store's connection is open:
- * SQLite removes the WAL only when the last connection to the database
- * closes, so the file cannot be replaced under the descriptor.
+ * store's connection is open: SQLite removes the WAL only when the last
+ * connection to the database closes, so the file cannot be replaced under
+ * the descriptor.
  */
 export class HeldFile {
   private fd: number | undefined;
