@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { type CheckpointReport, type CheckpointThreadData, SCRUB_WAIT_MS } from "./wal-checkpointer.js";
+import { type CheckpointReport, type CheckpointThreadData, truncateWal } from "./wal-checkpointer.js";
 
 const CATCH_UP_TRIES = 4;
 const data = workerData as CheckpointThreadData;
@@ -43,18 +43,12 @@ let scrubPending = false;
 let scrubFailures = 0;
 let nextScrubAt = 0;
 
-/**
- * Copies every frame into the database file and truncates the WAL to zero
- * bytes, so that page images from before an erasure are in neither file.
- */
+/** One try of a requested scrub; a try that fails or throws is followed by a longer pause. */
 function scrub(): void {
-  db.pragma(`busy_timeout = ${SCRUB_WAIT_MS}`);
   let done = false;
   try {
-    const [row] = db.pragma("wal_checkpoint(TRUNCATE)") as Array<{ busy: number; log: number; checkpointed: number }>;
-    done = row?.busy === 0;
+    done = truncateWal(db, 0);
   } finally {
-    db.pragma("busy_timeout = 0");
     if (!done) {
       scrubFailures++;
       nextScrubAt = Date.now() + Math.min(SCRUB_MAX_BACKOFF_MS, data.intervalMs * 2 ** scrubFailures);

@@ -24,7 +24,7 @@ import { AuditAppender } from "./audit-appender.js";
 import { GroupCommitQueue } from "./group-commit.js";
 import { CERT_COLUMNS, IssuanceBatchWriter, type IssuanceOp } from "./issuance-batch.js";
 import { loadMigrations, migrate } from "./migrate.js";
-import { type CheckpointReport, FALLBACK_AUTOCHECKPOINT_FRAMES, SCRUB_WAIT_MS, WalCheckpointer } from "./wal-checkpointer.js";
+import { type CheckpointReport, FALLBACK_AUTOCHECKPOINT_FRAMES, truncateWal, WalCheckpointer } from "./wal-checkpointer.js";
 import { HeldFile, WalSync } from "./wal-sync.js";
 
 type Row = Record<string, unknown>;
@@ -164,7 +164,6 @@ export class SqliteStore implements Store {
   private readonly audit: AuditAppender;
   private readonly issuance: GroupCommitQueue;
   private readonly stmt: ReturnType<typeof hotStatements>;
-  private readonly synchronous: "FULL" | "NORMAL";
   private checkpointer: WalCheckpointer | undefined;
   private readonly walFile: HeldFile;
 
@@ -176,7 +175,6 @@ export class SqliteStore implements Store {
     this.walFile = new HeldFile(`${this.db.name}-wal`);
     const journal = this.db.pragma("journal_mode = WAL", { simple: true });
     const synchronous = options.synchronous ?? "FULL";
-    this.synchronous = synchronous;
     this.db.pragma(`synchronous = ${synchronous}`);
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma("foreign_keys = ON");
@@ -204,7 +202,11 @@ export class SqliteStore implements Store {
     const own = this.db.pragma("wal_autocheckpoint", { simple: true }) as number;
     this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_FRAMES}`);
     this.checkpointer = new WalCheckpointer(
-      { file: this.db.name, synchronous: this.synchronous, intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS },
+      {
+        file: this.db.name,
+        synchronous: this.options.synchronous ?? "FULL",
+        intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS,
+      },
       onReport,
       () => {
         this.checkpointer = undefined;
@@ -365,16 +367,8 @@ export class SqliteStore implements Store {
    * held meanwhile, and other processes may be issuing).
    */
   private scrubWal(): void {
-    if (this.checkpointer) {
-      this.checkpointer.scrub();
-      return;
-    }
-    this.db.pragma(`busy_timeout = ${SCRUB_WAIT_MS}`);
-    try {
-      this.db.pragma("wal_checkpoint(TRUNCATE)");
-    } finally {
-      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
+    if (this.checkpointer) this.checkpointer.scrub();
+    else truncateWal(this.db, BUSY_TIMEOUT_MS);
   }
 
   async recordCertificate(
