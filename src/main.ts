@@ -135,7 +135,7 @@ export async function startTessera(
     ["jwt", new JwtIssuerAttestor(fileConfig.jwtIssuers, clock)],
   ]);
   const cryptoThreads = new CryptoThreads(CRYPTO_THREADS);
-  ca.offloadSignaturesTo(cryptoThreads.sign, cryptoThreads.forget);
+  ca.offloadTo(cryptoThreads);
   const rateLimit = config.rateLimit === undefined ? fileConfig.rateLimit : config.rateLimit;
   const rateLimiter = rateLimit ? new RateLimiter(rateLimit) : undefined;
   const deps: HttpDeps = {
@@ -147,7 +147,7 @@ export async function startTessera(
     metrics,
     maxBodyBytes: config.maxBodyBytes,
     rateLimiter,
-    issueX509: { store, ca, clock, attestors, crlBaseUrl, defaultTtlMs: config.x509DefaultTtlMs, checkCsr: cryptoThreads.check },
+    issueX509: { store, ca, clock, attestors, crlBaseUrl, defaultTtlMs: config.x509DefaultTtlMs },
     issueJwt: { store, ca, clock, attestors, issuer, defaultTtlMs: config.jwtDefaultTtlMs },
     peers: new X509PeerAuthenticator(store, clock),
     issuer,

@@ -1,6 +1,5 @@
-import type { KeyObject } from "node:crypto";
 import type { Clock } from "../clock.js";
-import type { SignatureOffload } from "../crypto/signer.js";
+import type { CryptoOffload } from "../crypto/signer.js";
 import { TesseraError } from "../errors.js";
 import { BUNDLE_SEQUENCE_FLOOR_KEY } from "../store/settings-keys.js";
 import type { CaKeyKind, CaKeyRecord, Store } from "../store/store.js";
@@ -48,7 +47,7 @@ export class CaManager {
   private pemCache = new Map<string, string>();
   /** The least bundle sequence to publish (after a restore the key records may lie in the past). */
   private sequenceFloor = 0;
-  private offload: { sign: SignatureOffload; forget?: (key: KeyObject) => void } | undefined;
+  private offload: CryptoOffload | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -66,10 +65,10 @@ export class CaManager {
     return manager;
   }
 
-  /** Makes the hot-path signatures of every key, loaded now or later, where `offload` says. */
-  offloadSignaturesTo(offload: SignatureOffload, forget?: (key: KeyObject) => void): void {
-    this.offload = { sign: offload, forget };
-    for (const key of this.keys.values()) key.signer.offloadTo(offload, forget);
+  /** Makes the hot-path work of every key, loaded now or later, where `offload` says. */
+  offloadTo(offload: CryptoOffload): void {
+    this.offload = offload;
+    for (const key of this.keys.values()) key.signer.offloadTo(offload);
   }
 
   /**
@@ -90,7 +89,7 @@ export class CaManager {
         if (!isLive(r, now)) continue;
         const known = this.keys.get(r.id);
         const key = known ? { ...known, record: r } : loadCaKey(r, this.keyStore);
-        if (!known && this.offload) key.signer.offloadTo(this.offload.sign, this.offload.forget);
+        if (!known && this.offload) key.signer.offloadTo(this.offload);
         next.set(r.id, key);
       }
       for (const [id, key] of this.keys) if (!next.has(id)) key.signer.release();

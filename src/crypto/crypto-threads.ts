@@ -3,69 +3,63 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { type ErrorCode, TesseraError } from "../errors.js";
 import { packageRoot } from "../package-root.js";
-import { parseCsrAsync } from "../x509/csr.js";
-import { libuvPoolSign, type SignatureOffload } from "./signer.js";
-
-/** What issuance needs from a CSR once its proof of possession is checked. */
-export interface CheckedCsr {
-  spki: Buffer;
-  isRsa: boolean;
-}
-
-export type CsrChecker = (csr: string) => Promise<CheckedCsr>;
+import { type LeafFields, type LeafTemplate, leafForCsrAsync } from "../x509/leaf-certificate.js";
+import { type CryptoOffload, type LeafOffload, libuvPoolSign, type SignatureOffload } from "./signer.js";
 
 /** What a crypto thread is asked (see crypto-worker.ts). */
 export type CryptoRequest =
-  | { id: number; csr: string }
+  | { id: number; leaf: { csr: string; templateId: number; fields: LeafFields; keyId: number; hash: string | null } }
   | { id: number; sign: { hash: string | null; data: Uint8Array; keyId: number; p1363: boolean } }
   | { keyId: number; key: KeyObject }
+  | { templateId: number; template: LeafTemplate }
   | { forgetKeyId: number };
 
 export type CryptoReply =
-  | { id: number; spki: Uint8Array; isRsa: boolean }
+  | { id: number; certificate: Uint8Array }
   | { id: number; signature: Uint8Array }
   | { id: number; code: ErrorCode; message: string };
-
-/** Checks CSRs on the calling thread (the signature on libuv's pool). */
-export const checkCsrInline: CsrChecker = async (csr) => {
-  const { spki, isRsa } = await parseCsrAsync(csr);
-  return { spki, isRsa };
-};
 
 const bytes = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 interface Thread {
   worker: Worker;
-  /** Keys this thread holds (sent once, then named by number). */
+  /** Keys and leaf templates this thread holds (sent once, then named by number). */
   keys: WeakSet<KeyObject>;
+  templates: WeakSet<LeafTemplate>;
 }
 
 /**
  * Worker threads for the issuance crypto that would otherwise hold up the
  * event loop or wake libuv's pool:
  *
- * - CSR checks. Importing the requester's key into OpenSSL costs as much as
- *   verifying the signature (~80 µs each for P-256) and Node has no
- *   asynchronous key import, so the whole check moves off the event loop:
- *   one server process then uses a second core for it.
- * - CA signatures (certificates and JWT-SVIDs), while the threads have work
- *   queued. On libuv's pool each signature woke a sleeping pool thread,
- *   which then preempted the event loop: about one involuntary context
- *   switch of the event loop per request. Queued behind CSR checks, a
- *   signature wakes nobody (X.509-SVIDs at c=64: +8% with one server
- *   process, +10–19% with two, in alternating runs). With nothing queued the
- *   thread would have to be woken as well, and a message round trip costs
- *   more latency than the pool (c=1: −7 to −19%), so then the pool signs.
+ * - X.509-SVIDs: the CSR check, the leaf's encoding and its signature, in
+ *   one message each way. Importing the requester's key into OpenSSL costs
+ *   as much as verifying the signature (~50 µs each for P-256) and Node has
+ *   no asynchronous key import, so the whole check moves off the event loop:
+ *   one server process then uses a second core for it. Checking the CSR
+ *   here and then signing took two trips, waiting for the thread twice
+ *   (one trip: c=1 +4–10%, c=16 +8–15% in alternating runs).
+ * - Other CA signatures (JWT-SVIDs), while the threads have work queued. On
+ *   libuv's pool each signature woke a sleeping pool thread, which then
+ *   preempted the event loop: about one involuntary context switch of the
+ *   event loop per request. Queued behind other work, a signature wakes
+ *   nobody (measured when X.509 signatures went this way: c=64 +8% with
+ *   one server process, +10–19% with two). With nothing queued the thread
+ *   would have to be woken as well, and a message round trip costs more
+ *   latency than the pool (c=1: −7 to −19%), so then the pool signs.
  *
  * Each CA key is sent to a thread once (a KeyObject can cross threads) and
- * then named by number, until `forget` takes it back.
+ * then named by number, until `forget` takes it back; so is each leaf
+ * template, until a key is forgotten (rare: the thread drops them all then).
  */
-export class CryptoThreads {
+export class CryptoThreads implements CryptoOffload {
   private readonly threads: Thread[] = [];
   private readonly pending = new Map<number, { resolve: (v: CryptoReply) => void; reject: (e: Error) => void }>();
   private readonly keyIds = new WeakMap<KeyObject, number>();
+  private readonly templateIds = new WeakMap<LeafTemplate, number>();
   private nextId = 0;
   private nextKeyId = 0;
+  private nextTemplateId = 0;
   private closing = false;
   /** Set when a thread could not even start: the work is then done on the event loop and libuv's pool. */
   private broken = false;
@@ -102,32 +96,51 @@ export class CryptoThreads {
       if (online) this.spawn(i);
       else this.broken = true;
     });
-    this.threads[i] = { worker, keys: new WeakSet() };
+    this.threads[i] = { worker, keys: new WeakSet(), templates: new WeakSet() };
   }
 
-  private ask(request: (id: number) => CryptoRequest, key?: KeyObject): Promise<CryptoReply> {
+  /** Sends request(id, keyId, templateId), and before it the key and template if the thread lacks them. */
+  private ask(
+    request: (id: number, keyId: number, templateId: number) => CryptoRequest,
+    key?: KeyObject,
+    template?: LeafTemplate,
+  ): Promise<CryptoReply> {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       const thread = this.threads[id % this.threads.length] as Thread;
-      if (key && !thread.keys.has(key)) {
-        let keyId = this.keyIds.get(key);
-        if (keyId === undefined) {
-          keyId = this.nextKeyId++;
-          this.keyIds.set(key, keyId);
+      let keyId = -1;
+      if (key) {
+        keyId = this.keyIds.get(key) ?? this.nextKeyId++;
+        this.keyIds.set(key, keyId);
+        if (!thread.keys.has(key)) {
+          thread.worker.postMessage({ keyId, key } satisfies CryptoRequest);
+          thread.keys.add(key);
         }
-        thread.worker.postMessage({ keyId, key } satisfies CryptoRequest);
-        thread.keys.add(key);
+      }
+      let templateId = -1;
+      if (template) {
+        templateId = this.templateIds.get(template) ?? this.nextTemplateId++;
+        this.templateIds.set(template, templateId);
+        if (!thread.templates.has(template)) {
+          thread.worker.postMessage({ templateId, template } satisfies CryptoRequest);
+          thread.templates.add(template);
+        }
       }
       this.pending.set(id, { resolve, reject });
-      thread.worker.postMessage(request(id));
+      thread.worker.postMessage(request(id, keyId, templateId));
     });
   }
 
-  readonly check: CsrChecker = async (csr) => {
-    if (this.broken) return checkCsrInline(csr);
-    const reply = await this.ask((id) => ({ id, csr }));
-    if (!("spki" in reply)) throw new TesseraError("internal", "unexpected reply from a crypto thread");
-    return { spki: bytes(reply.spki), isRsa: reply.isRsa };
+  readonly leaf: LeafOffload = async (csr, template, fields, key, hash) => {
+    if (this.broken) return leafForCsrAsync(csr, template, fields, (tbs) => libuvPoolSign(hash, tbs, key, false));
+    this.signedOnThread++;
+    const reply = await this.ask(
+      (id, keyId, templateId) => ({ id, leaf: { csr, templateId, fields, keyId, hash } }),
+      key,
+      template,
+    );
+    if (!("certificate" in reply)) throw new TesseraError("internal", "unexpected reply from a crypto thread");
+    return bytes(reply.certificate);
   };
 
   readonly sign: SignatureOffload = async (hash, data, key, p1363) => {
@@ -137,18 +150,20 @@ export class CryptoThreads {
       return libuvPoolSign(hash, data, key, p1363);
     }
     this.signedOnThread++;
-    const reply = await this.ask((id) => ({ id, sign: { hash, data, keyId: this.keyIds.get(key) as number, p1363 } }), key);
+    const reply = await this.ask((id, keyId) => ({ id, sign: { hash, data, keyId, p1363 } }), key);
     if (!("signature" in reply)) throw new TesseraError("internal", "unexpected reply from a crypto thread");
     return bytes(reply.signature);
   };
 
-  /** Makes every thread drop its copy of a CA key that will not sign again. */
+  /** Makes every thread drop its copy of a CA key that will not sign again, and the leaf templates of that key. */
   readonly forget = (key: KeyObject): void => {
     const keyId = this.keyIds.get(key);
     if (keyId === undefined) return;
     this.keyIds.delete(key);
     for (const thread of this.threads) {
       if (!thread.keys.delete(key)) continue;
+      // the thread drops every template with it; those still in use are sent again
+      thread.templates = new WeakSet();
       thread.worker.postMessage({ forgetKeyId: keyId } satisfies CryptoRequest);
     }
   };

@@ -1,17 +1,20 @@
 /**
- * A thread of CryptoThreads: checks CSRs and makes CA signatures off the
- * event loop. Answers each { id, csr } with { id, spki, isRsa }, each
- * { id, sign } with { id, signature }, or either with { id, code, message };
- * { keyId, key } hands it a CA key to sign with later, { forgetKeyId } takes
- * it back.
+ * A thread of CryptoThreads: builds X.509-SVIDs from CSRs and makes CA
+ * signatures off the event loop. Answers each { id, leaf } with
+ * { id, certificate }, each { id, sign } with { id, signature }, or either
+ * with { id, code, message }. { keyId, key } and { templateId, template }
+ * hand it what it signs with and builds from, named by number from then on;
+ * { forgetKeyId } takes a key back, and with it every template.
  */
 import { type KeyObject, sign } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { TesseraError } from "../errors.js";
-import { parseCsr } from "../x509/csr.js";
+import { type ParsedCsr, parseCsr } from "../x509/csr.js";
+import { assembleLeaf, type LeafTemplate, leafTbs } from "../x509/leaf-certificate.js";
 import type { CryptoReply, CryptoRequest } from "./crypto-threads.js";
 
 const keys = new Map<number, KeyObject>();
+const templates = new Map<number, LeafTemplate>();
 const reply = (r: CryptoReply) => parentPort?.postMessage(r);
 
 parentPort?.on("message", (m: CryptoRequest) => {
@@ -19,8 +22,13 @@ parentPort?.on("message", (m: CryptoRequest) => {
     keys.set(m.keyId, m.key);
     return;
   }
+  if ("template" in m) {
+    templates.set(m.templateId, m.template);
+    return;
+  }
   if ("forgetKeyId" in m) {
     keys.delete(m.forgetKeyId);
+    templates.clear();
     return;
   }
   if ("sign" in m) {
@@ -33,15 +41,25 @@ parentPort?.on("message", (m: CryptoRequest) => {
       return reply({ id: m.id, code: "internal", message: "the signature could not be made" });
     }
   }
+  const { csr, templateId, fields, keyId, hash } = m.leaf;
+  const key = keys.get(keyId);
+  const template = templates.get(templateId);
+  if (!key || !template) return reply({ id: m.id, code: "internal", message: "the crypto thread lacks that key or template" });
+  let checked: ParsedCsr;
   try {
-    const { spki, isRsa } = parseCsr(m.csr);
-    reply({ id: m.id, spki, isRsa });
+    checked = parseCsr(csr);
   } catch (e) {
     const error =
       e instanceof TesseraError
         ? { code: e.code, message: e.message }
         : { code: "invalid_csr" as const, message: "CSR cannot be parsed" };
-    reply({ id: m.id, ...error });
+    return reply({ id: m.id, ...error });
+  }
+  try {
+    const tbs = leafTbs(template, fields, checked.spki, checked.isRsa);
+    reply({ id: m.id, certificate: assembleLeaf(template, tbs, sign(hash, tbs, key)) });
+  } catch {
+    reply({ id: m.id, code: "internal", message: "the certificate could not be made" });
   }
 });
 parentPort?.postMessage("ready");

@@ -1,8 +1,9 @@
-import { createHash, createPublicKey, type KeyObject, sign } from "node:crypto";
+import { createPublicKey, type KeyObject, sign } from "node:crypto";
 import { promisify } from "node:util";
-import { bitStringBytes, children, readWhole, Tag } from "../der/der-reader.js";
 import { nullValue, objectIdentifier, sequence } from "../der/der-writer.js";
 import { OID } from "../der/oids.js";
+import { type LeafFields, type LeafTemplate, leafForCsrAsync } from "../x509/leaf-certificate.js";
+import { keyIdentifierOf } from "./key-identifier.js";
 import { type KeyType, keyTypeOf } from "./key-types.js";
 
 const signAsync = promisify(sign);
@@ -13,16 +14,36 @@ const signAsync = promisify(sign);
  */
 export type SignatureOffload = (hash: string | null, data: Buffer, key: KeyObject, p1363: boolean) => Promise<Buffer>;
 
+/**
+ * Checks a CSR, builds the leaf for its key and signs it with `key`, all in
+ * one trip away from the event loop (see CryptoThreads).
+ */
+export type LeafOffload = (
+  csr: string,
+  template: LeafTemplate,
+  fields: LeafFields,
+  key: KeyObject,
+  hash: string | null,
+) => Promise<Buffer>;
+
+/** Where a signer's hot-path work is done; `forget` lets that place drop its copy of a key. */
+export interface CryptoOffload {
+  sign: SignatureOffload;
+  leaf?: LeafOffload;
+  forget?: (key: KeyObject) => void;
+}
+
 /** Node's asynchronous `crypto.sign`, on libuv's thread pool. */
 export const libuvPoolSign: SignatureOffload = (hash, data, key, p1363) =>
   signAsync(hash, data, p1363 ? { key, dsaEncoding: "ieee-p1363" } : key);
+
+const ON_POOL: CryptoOffload = { sign: libuvPoolSign };
 
 /**
  * Signs with one private key. Built once per key: the AlgorithmIdentifier
  * encoding and the hash name are computed here so each signature costs only
  * the signature itself.
  */
-
 export class Signer {
   readonly keyType: KeyType;
   readonly publicKey: KeyObject;
@@ -35,8 +56,7 @@ export class Signer {
   /** RFC 5280 method-1 key identifier (SHA-1 of the subjectPublicKey bits). */
   readonly keyIdentifier: Buffer;
   private readonly hash: string | null;
-  private offload: SignatureOffload = libuvPoolSign;
-  private forget: ((key: KeyObject) => void) | undefined;
+  private offload: CryptoOffload = ON_POOL;
 
   constructor(private readonly privateKey: KeyObject) {
     const type = keyTypeOf(privateKey);
@@ -76,37 +96,33 @@ export class Signer {
   }
 
   /**
-   * Where the asynchronous signatures below are made (libuv's pool unless the
-   * server has threads for it); `forget` lets that place drop its copy of the
-   * key once this signer is released.
+   * Where the asynchronous work below is done: libuv's pool (and the CSR
+   * check on it too) unless the server has threads for it.
    */
-  offloadTo(offload: SignatureOffload, forget?: (key: KeyObject) => void): void {
+  offloadTo(offload: CryptoOffload): void {
     this.offload = offload;
-    this.forget = forget;
   }
 
   /** This key will not sign again here: where signatures were offloaded to drops it too. */
   release(): void {
-    this.forget?.(this.privateKey);
-    this.offload = libuvPoolSign;
-    this.forget = undefined;
+    this.offload.forget?.(this.privateKey);
+    this.offload = ON_POOL;
   }
 
   /** `signX509` off the event loop, for hot paths: it serves other requests meanwhile. */
   signX509Async(data: Buffer): Promise<Buffer> {
-    return this.offload(this.hash, data, this.privateKey, false);
+    return this.offload.sign(this.hash, data, this.privateKey, false);
   }
 
   /** A JWS signature (ECDSA as r||s per RFC 7518), made off the event loop. */
   signJwsAsync(data: Buffer): Promise<Buffer> {
-    return this.offload(this.hash, data, this.privateKey, true);
+    return this.offload.sign(this.hash, data, this.privateKey, true);
   }
-}
 
-/** SHA-1 over the subjectPublicKey BIT STRING contents of a DER SPKI (RFC 5280 §4.2.1.2 method 1). */
-export function keyIdentifierOf(spki: Buffer): Buffer {
-  const outer = readWhole(spki, Tag.SEQUENCE, "SubjectPublicKeyInfo");
-  const [, subjectPublicKey] = children(outer, spki);
-  if (!subjectPublicKey) throw new Error("SubjectPublicKeyInfo without a key");
-  return createHash("sha1").update(bitStringBytes(subjectPublicKey)).digest();
+  /** A leaf certificate for the key of `csr`, signed by this key (see leafForCsr), off the event loop. */
+  leafForCsr(csr: string, template: LeafTemplate, fields: LeafFields): Promise<Buffer> {
+    const { leaf } = this.offload;
+    if (leaf) return leaf(csr, template, fields, this.privateKey, this.hash);
+    return leafForCsrAsync(csr, template, fields, (tbs) => this.signX509Async(tbs));
+  }
 }

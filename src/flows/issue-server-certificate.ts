@@ -40,8 +40,8 @@ export async function issueServerCertificate(
     spki: publicKey.export({ type: "spki", format: "der" }),
     isRsa: false,
     serial,
-    notBefore: new Date(notBefore),
-    notAfter: new Date(notAfter),
+    notBefore,
+    notAfter,
   });
   const serialHex = serial.toString("hex");
   await deps.store.recordCertificate(

@@ -2,7 +2,6 @@ import type { Attestor } from "../attest/attestor.js";
 import { type CallerProof, identifyCaller } from "../attest/caller.js";
 import type { CaManager } from "../ca/manager.js";
 import type { Clock } from "../clock.js";
-import type { CsrChecker } from "../crypto/crypto-threads.js";
 import { TesseraError } from "../errors.js";
 import { ensureRecorded, type Store } from "../store/store.js";
 import { newSerial } from "../x509/certificate.js";
@@ -17,8 +16,6 @@ export interface IssueX509Deps {
   /** Base of the per-issuer CRL URLs named in each certificate. */
   crlBaseUrl: string;
   defaultTtlMs: number;
-  /** Parses a CSR and checks its proof of possession (a worker-thread pool in the server). */
-  checkCsr: CsrChecker;
 }
 
 export interface IssueX509Request extends CallerProof {
@@ -35,36 +32,33 @@ export interface X509Svid {
 }
 
 /**
- * A workload gets an X.509-SVID: validate the CSR, attest, sign, record, respond.
+ * A workload gets an X.509-SVID: attest, check the CSR and sign, record, respond.
  * The identity comes from attestation alone; nothing in the CSR but its
  * public key reaches the certificate.
  */
 export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request): Promise<X509Svid> {
-  // 1. validate: the CSR parses and proves possession of its key
   if (typeof req.csr !== "string") throw new TesseraError("bad_request", "csr must be a PEM string");
-  const csr = await deps.checkCsr(req.csr);
 
-  // 2. attest: the evidence names the identity (a client certificate: renewal)
+  // 1. attest: the evidence names the identity (a client certificate: renewal)
   const identity = await identifyCaller(deps, req, "x509_renewal");
 
-  // 3. sign: validity back-dated for skew, never past the issuing CA
+  // 2. sign, once the CSR proves possession of its key (one trip off the
+  // event loop for both): validity back-dated for skew, never past the issuing CA
   const issuer = deps.ca.activeIntermediate();
   const now = deps.clock.now().getTime();
   const notBefore = Math.floor((now - BACKDATE_MS) / 1000) * 1000;
   const notAfter = Math.min(Math.floor((now + (identity.x509TtlMs ?? deps.defaultTtlMs)) / 1000) * 1000, issuer.record.notAfter);
   if (notAfter <= now) throw new TesseraError("unavailable", "the issuing CA has expired");
   const serial = newSerial();
-  const der = await deps.ca.leafIssuer(issuer.record.id, deps.crlBaseUrl).issue({
+  const der = await deps.ca.leafIssuer(issuer.record.id, deps.crlBaseUrl).issueForCsr(req.csr, {
     spiffeId: identity.spiffeId,
     dnsNames: identity.dnsNames,
-    spki: csr.spki,
-    isRsa: csr.isRsa,
     serial,
-    notBefore: new Date(notBefore),
-    notAfter: new Date(notAfter),
+    notBefore,
+    notAfter,
   });
 
-  // 4. record: durably, and consume a join token in the same transaction
+  // 3. record: durably, and consume a join token in the same transaction
   const serialHex = serial.toString("hex");
   const outcome = await deps.store.recordCertificate(
     {
@@ -90,7 +84,7 @@ export async function issueX509Svid(deps: IssueX509Deps, req: IssueX509Request):
   );
   ensureRecorded(outcome);
 
-  // 5. respond
+  // 4. respond
   const certificatePem = pemEncode(der, "CERTIFICATE");
   return {
     spiffeId: identity.spiffeId,

@@ -18,21 +18,22 @@ const VERSION_3 = explicit(0, smallInteger(2));
 
 /** Encodes and signs an X.509 v3 certificate; returns its DER. */
 export function signCertificate(parts: TbsParts, signer: Signer): Buffer {
-  const tbs = encodeTbs(parts, signer);
-  return assemble(tbs, signer, signer.signX509(tbs));
+  const tbs = encodeTbs(parts, signer.algorithmIdentifier);
+  return assembleCertificate(tbs, signer.algorithmIdentifier, signer.signX509(tbs));
 }
 
 /** `signCertificate` with the signature made on the thread pool (see Signer.signX509Async). */
 export async function signCertificateAsync(parts: TbsParts, signer: Signer): Promise<Buffer> {
-  const tbs = encodeTbs(parts, signer);
-  return assemble(tbs, signer, await signer.signX509Async(tbs));
+  const tbs = encodeTbs(parts, signer.algorithmIdentifier);
+  return assembleCertificate(tbs, signer.algorithmIdentifier, await signer.signX509Async(tbs));
 }
 
-function encodeTbs(parts: TbsParts, signer: Signer): Buffer {
+/** The TBSCertificate to be signed with the algorithm `signatureAlgorithm` (a DER AlgorithmIdentifier). */
+export function encodeTbs(parts: TbsParts, signatureAlgorithm: Buffer): Buffer {
   return sequence(
     VERSION_3,
     unsignedInteger(parts.serial),
-    signer.algorithmIdentifier,
+    signatureAlgorithm,
     parts.issuerName,
     sequence(time(parts.notBefore), time(parts.notAfter)),
     parts.subjectName,
@@ -41,8 +42,8 @@ function encodeTbs(parts: TbsParts, signer: Signer): Buffer {
   );
 }
 
-function assemble(tbs: Buffer, signer: Signer, signature: Buffer): Buffer {
-  return sequence(tbs, signer.algorithmIdentifier, bitString(signature));
+export function assembleCertificate(tbs: Buffer, signatureAlgorithm: Buffer, signature: Buffer): Buffer {
+  return sequence(tbs, signatureAlgorithm, bitString(signature));
 }
 
 /**

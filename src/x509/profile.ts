@@ -1,19 +1,16 @@
+import { keyIdentifierOf } from "../crypto/key-identifier.js";
 import type { Signer } from "../crypto/signer.js";
-import { keyIdentifierOf } from "../crypto/signer.js";
-import { OID } from "../der/oids.js";
-import { newSerial, signCertificate, signCertificateAsync } from "./certificate.js";
+import { newSerial, signCertificate } from "./certificate.js";
 import {
   authorityKeyIdentifier,
   basicConstraints,
-  crlDistributionPoint,
   distinguishedName,
-  extKeyUsage,
   KeyUsage,
   keyUsage,
-  subjectAltName,
   subjectKeyIdentifier,
   uriNameConstraints,
 } from "./extensions.js";
+import { assembleLeaf, type LeafFields, type LeafTemplate, leafTbs, leafTemplate } from "./leaf-certificate.js";
 
 /** Clock skew allowance: certificates are valid from 30 s before issuance. */
 export const BACKDATE_MS = 30_000;
@@ -88,62 +85,39 @@ export function buildIntermediateCertificate(
   );
 }
 
-export interface LeafRequest {
-  spiffeId: string;
-  dnsNames: string[];
-  ipAddresses?: string[];
+/** A leaf for a key already in hand (no request to check), such as the CA's own TLS key. */
+export interface LeafRequest extends LeafFields {
   spki: Buffer;
   isRsa: boolean;
-  serial: Buffer;
-  notBefore: Date;
-  notAfter: Date;
 }
 
 /**
  * Issues X.509-SVIDs for one issuing CA. The parts every leaf shares are
- * encoded once here; per certificate only the serial, validity, key, SKI and
- * SANs are encoded.
+ * encoded once (the template); per certificate only the serial, validity,
+ * key, SKI and SANs are encoded.
  */
 export class LeafIssuer {
-  private readonly subjectName = distinguishedName([["O", "Tessera"]]);
-  private readonly fixedExtensions: Buffer[];
-  private readonly usageEc = keyUsage([KeyUsage.digitalSignature]);
-  private readonly usageRsa = keyUsage([KeyUsage.digitalSignature, KeyUsage.keyEncipherment]);
+  private readonly template: LeafTemplate;
 
   constructor(
     private readonly issuer: Issuer,
     crlUrl: string,
   ) {
-    this.fixedExtensions = [
-      basicConstraints(false),
-      extKeyUsage([OID.serverAuth, OID.clientAuth]),
-      authorityKeyIdentifier(issuer.signer.keyIdentifier),
-      crlDistributionPoint(crlUrl),
-    ];
+    this.template = leafTemplate(issuer.subjectName, issuer.signer.algorithmIdentifier, issuer.signer.keyIdentifier, crlUrl);
   }
 
-  /** Signs on the thread pool (Signer.signX509Async): this is the hot path. */
-  issue(req: LeafRequest): Promise<Buffer> {
-    const [bc, eku, aki, cdp] = this.fixedExtensions as [Buffer, Buffer, Buffer, Buffer];
-    return signCertificateAsync(
-      {
-        serial: req.serial,
-        issuerName: this.issuer.subjectName,
-        subjectName: this.subjectName,
-        notBefore: req.notBefore,
-        notAfter: req.notAfter,
-        spki: req.spki,
-        extensions: [
-          bc,
-          req.isRsa ? this.usageRsa : this.usageEc,
-          eku,
-          subjectKeyIdentifier(keyIdentifierOf(req.spki)),
-          aki,
-          subjectAltName({ uris: [req.spiffeId], dns: req.dnsNames, ips: req.ipAddresses ?? [] }),
-          cdp,
-        ],
-      },
-      this.issuer.signer,
-    );
+  /**
+   * The hot path: a leaf for the key of `csr` once the request proves
+   * possession of it. Checked, encoded and signed off the event loop, in a
+   * single trip where the issuer's signatures are offloaded to.
+   */
+  issueForCsr(csr: string, fields: LeafFields): Promise<Buffer> {
+    return this.issuer.signer.leafForCsr(csr, this.template, fields);
+  }
+
+  /** A leaf for a key in hand, signed off the event loop. */
+  async issue(req: LeafRequest): Promise<Buffer> {
+    const tbs = leafTbs(this.template, req, req.spki, req.isRsa);
+    return assembleLeaf(this.template, tbs, await this.issuer.signer.signX509Async(tbs));
   }
 }

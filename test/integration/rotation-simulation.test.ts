@@ -6,7 +6,6 @@ import { initializeCa } from "../../src/ca/init-ca.js";
 import { openCa } from "../../src/ca/open-ca.js";
 import { ManualClock } from "../../src/clock.js";
 import { CrlService } from "../../src/crl/crl-service.js";
-import { checkCsrInline } from "../../src/crypto/crypto-threads.js";
 import { createJoinToken } from "../../src/flows/create-join-token.js";
 import { issueJwtSvid } from "../../src/flows/issue-jwt.js";
 import { issueX509Svid } from "../../src/flows/issue-x509.js";
@@ -40,7 +39,6 @@ describe("a month of automatic rotations", () => {
       attestors,
       crlBaseUrl: "http://127.0.0.1/v1/crl",
       defaultTtlMs: HOUR,
-      checkCsr: checkCsrInline,
     };
     const jwtDeps = { store, ca, clock, attestors, issuer: "https://ca.example", defaultTtlMs: 15 * 60_000 };
 

@@ -6,6 +6,8 @@ import { CryptoThreads } from "../../src/crypto/crypto-threads.js";
 import { generateKeyPair, type KeyType } from "../../src/crypto/key-types.js";
 import { Signer } from "../../src/crypto/signer.js";
 import { JwtSvidMinter, newJti } from "../../src/jwt/mint-jwt-svid.js";
+import { distinguishedName } from "../../src/x509/extensions.js";
+import { leafTemplate } from "../../src/x509/leaf-certificate.js";
 import { opensslCsr } from "../helpers/openssl.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -29,7 +31,7 @@ describe("CryptoThreads: CA signatures", () => {
     async (type) => {
       const { privateKey, publicKey } = generateKeyPair(type);
       const signer = new Signer(privateKey);
-      signer.offloadTo(threads.sign);
+      signer.offloadTo(threads);
       const data = Array.from({ length: 16 }, (_, i) => Buffer.from(`to be signed ${i}`));
       const before = threads.signedOnThread;
       const signatures = await Promise.all(data.map((d) => signer.signX509Async(d)));
@@ -44,7 +46,7 @@ describe("CryptoThreads: CA signatures", () => {
   it("makes JWS signatures (r||s) that jose verifies", async () => {
     const { privateKey, publicKey } = generateKeyPair("ec-p256");
     const signer = new Signer(privateKey);
-    signer.offloadTo(threads.sign);
+    signer.offloadTo(threads);
     const now = Math.floor(Date.now() / 1000);
     const token = await new JwtSvidMinter(signer, "kid-1").mint({
       sub: "spiffe://example.org/w",
@@ -64,7 +66,7 @@ describe("CryptoThreads: CA signatures", () => {
     try {
       const { privateKey, publicKey } = generateKeyPair("ec-p256");
       const signer = new Signer(privateKey);
-      signer.offloadTo(pool.sign);
+      signer.offloadTo(pool);
       expect(verify("sha256", Buffer.from("a"), publicKey, await signer.signX509Async(Buffer.from("a")))).toBe(true);
       const [thread] = (pool as unknown as { threads: Array<{ worker: Worker }> }).threads;
       const dying = thread?.worker.terminate();
@@ -77,18 +79,33 @@ describe("CryptoThreads: CA signatures", () => {
     }
   });
 
-  it("signs on its thread while CSR checks are queued there, and on libuv's pool when it is idle", async () => {
+  it("signs on its thread while leaves are being made there, and on libuv's pool when it is idle", async () => {
     const pool = new CryptoThreads(1);
     try {
       const { privateKey, publicKey } = generateKeyPair("ec-p256");
       const signer = new Signer(privateKey);
-      signer.offloadTo(pool.sign);
+      signer.offloadTo(pool);
       const idle = await signer.signX509Async(Buffer.from("idle"));
       expect([pool.signedOnPool, pool.signedOnThread]).toEqual([1, 0]);
-      const checks = Array.from({ length: 4 }, () => pool.check(opensslCsr(tmp.dir).csrPem));
+      const template = leafTemplate(
+        distinguishedName([["CN", "ca"]]),
+        signer.algorithmIdentifier,
+        signer.keyIdentifier,
+        "http://ca/crl",
+      );
+      const fields = {
+        spiffeId: "spiffe://example.org/w",
+        dnsNames: [],
+        ipAddresses: [],
+        serial: Buffer.alloc(16, 1),
+        notBefore: 0,
+        notAfter: 1e12,
+      };
+      const leaves = Array.from({ length: 4 }, () => signer.leafForCsr(opensslCsr(tmp.dir).csrPem, template, fields));
+      expect([pool.signedOnPool, pool.signedOnThread]).toEqual([1, 4]);
       const busy = await signer.signX509Async(Buffer.from("busy"));
-      expect([pool.signedOnPool, pool.signedOnThread]).toEqual([1, 1]);
-      await Promise.all(checks);
+      expect([pool.signedOnPool, pool.signedOnThread]).toEqual([1, 5]);
+      await Promise.all(leaves);
       expect(verify("sha256", Buffer.from("idle"), publicKey, idle)).toBe(true);
       expect(verify("sha256", Buffer.from("busy"), publicKey, busy)).toBe(true);
     } finally {
@@ -106,7 +123,7 @@ describe("CryptoThreads: CA signatures", () => {
     try {
       const { privateKey, publicKey } = generateKeyPair("ec-p256");
       const signer = new Signer(privateKey);
-      signer.offloadTo(pool.sign, pool.forget);
+      signer.offloadTo(pool);
       await signer.signX509Async(Buffer.from("held"));
       const keyId = internals.keyIds.get(privateKey) as number;
       const signWith = () =>
@@ -129,7 +146,7 @@ describe("CryptoThreads: CA signatures", () => {
     try {
       const { privateKey, publicKey } = generateKeyPair("ed25519");
       const signer = new Signer(privateKey);
-      signer.offloadTo(pool.sign);
+      signer.offloadTo(pool);
       await expect(signer.signX509Async(Buffer.from("x"))).rejects.toMatchObject({ code: "internal" });
       expect(verify(null, Buffer.from("y"), publicKey, await signer.signX509Async(Buffer.from("y")))).toBe(true);
     } finally {

@@ -1,12 +1,17 @@
 import "reflect-metadata";
-import { webcrypto } from "node:crypto";
+import { webcrypto, X509Certificate } from "node:crypto";
 import type { Worker } from "node:worker_threads";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
-import { CryptoThreads, checkCsrInline } from "../../src/crypto/crypto-threads.js";
+import { CryptoThreads } from "../../src/crypto/crypto-threads.js";
+import { generateKeyPair } from "../../src/crypto/key-types.js";
+import { Signer } from "../../src/crypto/signer.js";
 import { children, readWhole, Tag } from "../../src/der/der-reader.js";
 import { sequence } from "../../src/der/der-writer.js";
+import { certificateParts } from "../../src/x509/certificate-info.js";
 import { parseCsr } from "../../src/x509/csr.js";
+import { distinguishedName } from "../../src/x509/extensions.js";
+import { leafTemplate } from "../../src/x509/leaf-certificate.js";
 import { pemEncode } from "../../src/x509/pem.js";
 import { opensslCsr } from "../helpers/openssl.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -92,33 +97,60 @@ function substitutedCsr(): string {
   return pemEncode(sequence(infoA as Buffer, algB as Buffer, sigB as Buffer), "CERTIFICATE REQUEST");
 }
 
+const caKey = generateKeyPair("ec-p256");
+const template = leafTemplate(
+  distinguishedName([["CN", "test issuing CA"]]),
+  new Signer(caKey.privateKey).algorithmIdentifier,
+  new Signer(caKey.privateKey).keyIdentifier,
+  "http://127.0.0.1/v1/crl/t",
+);
+const fields = {
+  spiffeId: "spiffe://example.org/w",
+  dnsNames: [],
+  ipAddresses: [],
+  serial: Buffer.alloc(16, 0x41),
+  notBefore: Date.now() - 30_000,
+  notAfter: Date.now() + 600_000,
+};
+
+/** What a leaf made for a CSR holds of it: its key, and whether it got RSA's keyEncipherment. */
+function keyOfLeaf(der: Buffer): { spki: Buffer; isRsa: boolean } {
+  const cert = new X509Certificate(der);
+  expect(cert.verify(caKey.publicKey)).toBe(true);
+  const usage = new x509.X509Certificate(der).getExtension(x509.KeyUsagesExtension)?.usages ?? 0;
+  return { spki: certificateParts(der).spki, isRsa: (usage & x509.KeyUsageFlags.keyEncipherment) !== 0 };
+}
+
 describe.each([
-  ["a worker-thread pool", () => new CryptoThreads(2)],
-  ["the event loop, signature on the thread pool", () => ({ check: checkCsrInline, close: async () => {} })],
-])("CSR checks off %s (the server's path)", (_name, makeChecker) => {
-  const checker = makeChecker();
-  afterAll(() => checker.close());
+  ["in one trip to a crypto thread", () => new CryptoThreads(2)],
+  ["on the event loop, the CSR's signature and the leaf's on libuv's pool", undefined],
+])("Leaves for CSRs %s (the server's path)", (_name, makeThreads) => {
+  const threads = makeThreads?.();
+  const signer = new Signer(caKey.privateKey);
+  if (threads) signer.offloadTo(threads);
+  const check = async (csr: string) => keyOfLeaf(await signer.leafForCsr(csr, template, fields));
+  afterAll(() => threads?.close());
 
   it.each(["ec-p256", "ed25519", "rsa-2048"] as const)("accepts/%s, with the same key parseCsr finds", async (key) => {
     const { csrPem } = opensslCsr(tmp.dir, key);
-    const checked = await checker.check(csrPem);
+    const checked = await check(csrPem);
     expect(checked.spki.equals(parseCsr(csrPem).spki)).toBe(true);
     expect(checked.isRsa).toBe(key === "rsa-2048");
   });
 
   it.each(rejections())("%s", async (_name, make, code) => {
-    await expect(checker.check(make())).rejects.toMatchObject({ name: "TesseraError", code });
+    await expect(check(make())).rejects.toMatchObject({ name: "TesseraError", code });
   });
 
   it("rejects/request info of one key signed by another (CSR substitution)", async () => {
-    await expect(checker.check(substitutedCsr())).rejects.toThrow("proof of possession");
+    await expect(check(substitutedCsr())).rejects.toThrow("proof of possession");
   });
 
-  it("answers many concurrent checks each with its own result", async () => {
+  it("answers many concurrent requests each with its own result", async () => {
     const good = Array.from({ length: 8 }, () => opensslCsr(tmp.dir).csrPem);
     const bad = corruptSignature(good[0] as string);
     const inputs = good.flatMap((g) => [g, bad]);
-    const results = await Promise.allSettled(inputs.map((csr) => checker.check(csr)));
+    const results = await Promise.allSettled(inputs.map((csr) => check(csr)));
     results.forEach((r, i) => {
       if (i % 2 === 1) expect(r).toMatchObject({ status: "rejected", reason: { code: "invalid_csr" } });
       else {
@@ -130,27 +162,48 @@ describe.each([
   });
 });
 
-describe("CryptoThreads CSR checks", () => {
-  it("checks inline when its thread cannot start (no respawning in a loop)", async () => {
+describe("CryptoThreads leaves for CSRs", () => {
+  it("makes them on the event loop and libuv's pool when its thread cannot start (no respawning in a loop)", async () => {
     const pool = new CryptoThreads(1, { file: `${tmp.dir}/no-such-worker.js` });
+    const signer = new Signer(caKey.privateKey);
+    signer.offloadTo(pool);
     try {
       const { csrPem } = opensslCsr(tmp.dir);
-      await expect(pool.check(csrPem)).rejects.toMatchObject({ code: "internal" });
-      await expect(pool.check(csrPem)).resolves.toMatchObject({ isRsa: false });
-      await expect(pool.check(corruptSignature(csrPem))).rejects.toMatchObject({ code: "invalid_csr" });
+      await expect(signer.leafForCsr(csrPem, template, fields)).rejects.toMatchObject({ code: "internal" });
+      expect(keyOfLeaf(await signer.leafForCsr(csrPem, template, fields)).isRsa).toBe(false);
+      await expect(signer.leafForCsr(corruptSignature(csrPem), template, fields)).rejects.toMatchObject({ code: "invalid_csr" });
     } finally {
       await pool.close();
     }
   });
 
-  it("keeps answering after one of its threads dies", async () => {
+  it("keeps answering after one of its threads dies (key and template sent anew)", async () => {
     const pool = new CryptoThreads(1);
+    const signer = new Signer(caKey.privateKey);
+    signer.offloadTo(pool);
     try {
       const { csrPem } = opensslCsr(tmp.dir);
-      await pool.check(csrPem);
+      await signer.leafForCsr(csrPem, template, fields);
       const [thread] = (pool as unknown as { threads: Array<{ worker: Worker }> }).threads;
       await thread?.worker.terminate();
-      await expect(pool.check(csrPem)).resolves.toMatchObject({ isRsa: false });
+      expect(keyOfLeaf(await signer.leafForCsr(csrPem, template, fields)).spki.equals(parseCsr(csrPem).spki)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("sends a template again after a key is forgotten (the thread drops its templates then)", async () => {
+    const pool = new CryptoThreads(1);
+    const signer = new Signer(caKey.privateKey);
+    const other = new Signer(generateKeyPair("ec-p256").privateKey);
+    signer.offloadTo(pool);
+    other.offloadTo(pool);
+    try {
+      const { csrPem } = opensslCsr(tmp.dir);
+      await signer.leafForCsr(csrPem, template, fields);
+      await other.signX509Async(Buffer.from("x"));
+      other.release();
+      expect(keyOfLeaf(await signer.leafForCsr(csrPem, template, fields)).isRsa).toBe(false);
     } finally {
       await pool.close();
     }
