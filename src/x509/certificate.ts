@@ -22,12 +22,6 @@ export function signCertificate(parts: TbsParts, signer: Signer): Buffer {
   return assembleCertificate(tbs, signer.algorithmIdentifier, signer.signX509(tbs));
 }
 
-/** `signCertificate` with the signature made on the thread pool (see Signer.signX509Async). */
-export async function signCertificateAsync(parts: TbsParts, signer: Signer): Promise<Buffer> {
-  const tbs = encodeTbs(parts, signer.algorithmIdentifier);
-  return assembleCertificate(tbs, signer.algorithmIdentifier, await signer.signX509Async(tbs));
-}
-
 /** The TBSCertificate to be signed with the algorithm `signatureAlgorithm` (a DER AlgorithmIdentifier). */
 export function encodeTbs(parts: TbsParts, signatureAlgorithm: Buffer): Buffer {
   return sequence(
