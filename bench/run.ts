@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -128,7 +128,7 @@ async function startServer(dataDir: string, workers: number): Promise<Server & {
     {
       // the default log level: every audit row is mirrored into the log, as in production (stdout is discarded)
       env: { ...process.env, TESSERA_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info" },
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", process.env.BENCH_SERVER_STDOUT ? openSync(process.env.BENCH_SERVER_STDOUT, "w") : "ignore", "pipe"],
     },
   );
   let banner = "";
@@ -185,7 +185,7 @@ const ratio = (value: number, target: number, lowerIsBetter = false) =>
 
 async function x509Scenario(workers: number, concurrencies: number[], target: number | undefined): Promise<void> {
   // one client at a time manages a few hundred a second: fewer requests keep --quick under a minute
-  const countAt = (c: number) => (quick ? (c === 1 ? 1000 : 3000) : 20_000);
+  const countAt = (c: number) => Number(process.env.BENCH_COUNT ?? 0) || (quick ? (c === 1 ? 1000 : 3000) : 20_000);
   const warmupAt = (c: number) => (c === 1 ? 200 : WARMUP);
   const dataDir = await freshDataDir(`x509-w${workers}`);
   const tokens = await makeTokens(
@@ -573,6 +573,7 @@ async function coldStart(): Promise<void> {
 const scenarios: Array<[string, () => Promise<void>]> = [
   ["cold", coldStart],
   ["x509-1", () => x509Scenario(1, [1, 16, 64], 1500)],
+  ["x509-64", () => x509Scenario(1, [64], 1500)],
   ["x509-2", () => x509Scenario(Number(process.env.BENCH_WORKERS ?? 2), [64], 3000)],
   ["jwt", jwtScenario],
   ["reads", readScenarios],
