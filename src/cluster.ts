@@ -1,10 +1,9 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Logger } from "pino";
-import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
 import { systemClock } from "./clock.js";
 import type { ServeConfig } from "./config.js";
 import { isInitialized } from "./data-dir.js";
-import { type RunningTessera, startTessera } from "./main.js";
+import type { RunningTessera } from "./main.js";
 
 export interface ServingInfo {
   apiUrl: string;
@@ -29,6 +28,23 @@ export function workerMallocEnv(env: NodeJS.ProcessEnv = process.env): Record<st
 }
 
 /**
+ * V8 flags for the workers. Left to itself V8 sizes the old generation of a
+ * heap this small (~12 MB live) tightly, and under load the objects of
+ * requests in flight that outlive a scavenge fill it within ~0.3 s: a full
+ * GC three times a second, each stalling every request in flight (X.509-SVIDs
+ * at c=64: 47 full GCs in a 60k-request run). An initial old generation of
+ * 128 MB (it does not shrink while the heap is young) cut that to ~8, for
+ * +7% throughput and a p99 3–6 ms lower, peak RSS +4–10 MiB. The flag must
+ * be given when the process starts, hence a process of its own even for one
+ * worker; an operator's own setting wins.
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  return execArgv.some((a) => a.startsWith("--initial-old-space-size"))
+    ? [...execArgv]
+    : [...execArgv, "--initial-old-space-size=128"];
+}
+
+/**
  * Runs the server in `workers` processes sharing the listening sockets
  * (node:cluster). The primary initialises the data directory once, starts
  * the workers, restarts any that die, and stops them all on SIGTERM. Worker
@@ -42,6 +58,7 @@ export async function serveClustered(
 ): Promise<{ info: ServingInfo; stop: () => Promise<void> } | undefined> {
   if (cluster.isWorker) {
     const index = Number(process.env[WORKER_INDEX_ENV] ?? 0);
+    const { startTessera } = await import("./main.js");
     const running: RunningTessera = await startTessera({ ...config, autoInit: false }, { logger, leader: index === 0 });
     const stop = () => void running.close().finally(() => process.exit(0));
     // a worker never outlives its primary
@@ -53,6 +70,7 @@ export async function serveClustered(
 
   if (!isInitialized(config.dataDir)) {
     if (!config.autoInit) throw new Error(`${config.dataDir} is not initialised: run "tessera init" first`);
+    const { DEFAULT_INIT, initializeCa } = await import("./ca/init-ca.js");
     await initializeCa(config.dataDir, { ...DEFAULT_INIT, trustDomain: config.defaultTrustDomain }, process.env, systemClock);
   }
   let stopping = false;
@@ -81,6 +99,7 @@ export async function serveClustered(
       });
     });
   // the leader first (it may rotate keys at start), then the others
+  cluster.setupPrimary({ execArgv: workerExecArgv() });
   const first = await fork(0);
   await Promise.all(Array.from({ length: workers - 1 }, (_, i) => fork(i + 1)));
   return {

@@ -1,6 +1,5 @@
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
-import type { ServingInfo } from "../../src/cluster.js";
 import { DEFAULT_LISTEN, makeServeConfig, parseDnsName, parseListen, parsePublicUrl, parseRateLimit } from "../../src/config.js";
 import { parseDuration } from "../../src/duration.js";
 import { TesseraError } from "../../src/errors.js";
@@ -60,23 +59,13 @@ export function registerServe(program: Command): void {
         if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
           throw new TesseraError("invalid_argument", "--workers must be an integer from 1 to 64");
         }
-        let info: ServingInfo;
-        let stopAll: () => Promise<void>;
-        if (workers === 1) {
-          const { startTessera } = await import("../../src/main.js");
-          const running = await startTessera(config);
-          info = running;
-          stopAll = () => running.close();
-        } else {
-          const [{ serveClustered }, { createLogger }] = await Promise.all([
-            import("../../src/cluster.js"),
-            import("../../src/log.js"),
-          ]);
-          const clustered = await serveClustered(config, workers, createLogger());
-          if (!clustered) return; // this process is a worker
-          info = clustered.info;
-          stopAll = clustered.stop;
-        }
+        const [{ serveClustered }, { createLogger }] = await Promise.all([
+          import("../../src/cluster.js"),
+          import("../../src/log.js"),
+        ]);
+        const clustered = await serveClustered(config, workers, createLogger());
+        if (!clustered) return; // this process is a worker
+        const { info, stop: stopAll } = clustered;
         process.stderr.write(
           `Tessera is serving trust domain ${info.trustDomain}${workers > 1 ? ` with ${workers} workers` : ""}\n  API          ${info.apiUrl}\n  CRL          ${info.crlUrl}\n  bundle       ${info.bundlePath}\n  fingerprint  ${info.bundleFingerprint}\n`,
         );

@@ -124,4 +124,17 @@ describe("worker processes", () => {
       expect(environ).toContain("MALLOC_MMAP_THRESHOLD_=131072");
     }
   });
+
+  it("start with a roomy initial old generation (fewer full GCs under load), unless the operator gave one", async () => {
+    const { workerExecArgv } = await import("../../src/cluster.js");
+    expect(workerExecArgv(["--enable-source-maps"])).toEqual(["--enable-source-maps", "--initial-old-space-size=128"]);
+    expect(workerExecArgv(["--initial-old-space-size=32"])).toEqual(["--initial-old-space-size=32"]);
+    const primary = serve.child.pid as number;
+    const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    expect(workers).toHaveLength(2);
+    for (const pid of workers) {
+      expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain("--initial-old-space-size=128");
+    }
+    expect(readFileSync(`/proc/${primary}/cmdline`, "utf8")).not.toContain("--initial-old-space-size");
+  });
 });
