@@ -60,10 +60,17 @@ export async function serveClustered(
     const index = Number(process.env[WORKER_INDEX_ENV] ?? 0);
     const { startTessera } = await import("./main.js");
     const running: RunningTessera = await startTessera({ ...config, autoInit: false }, { logger, leader: index === 0 });
-    const stop = () => void running.close().finally(() => process.exit(0));
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void running.close().finally(() => process.exit(0));
+    };
     // a worker never outlives its primary
     process.on("disconnect", stop);
     process.once("SIGTERM", stop);
+    // Ctrl-C in a terminal reaches the whole process group: close as on SIGTERM, not half-way
+    process.once("SIGINT", stop);
     process.send?.({ type: "ready", info: infoOf(running) });
     return undefined;
   }

@@ -66,15 +66,16 @@ export function registerServe(program: Command): void {
         const clustered = await serveClustered(config, workers, createLogger());
         if (!clustered) return; // this process is a worker
         const { info, stop: stopAll } = clustered;
-        process.stderr.write(
-          `Tessera is serving trust domain ${info.trustDomain}${workers > 1 ? ` with ${workers} workers` : ""}\n  API          ${info.apiUrl}\n  CRL          ${info.crlUrl}\n  bundle       ${info.bundlePath}\n  fingerprint  ${info.bundleFingerprint}\n`,
-        );
+        // handlers first: a signal right after the banner must stop the server cleanly
         const stop = async () => {
           await stopAll();
           process.exit(0);
         };
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
+        process.stderr.write(
+          `Tessera is serving trust domain ${info.trustDomain}${workers > 1 ? ` with ${workers} workers` : ""}\n  API          ${info.apiUrl}\n  CRL          ${info.crlUrl}\n  bundle       ${info.bundlePath}\n  fingerprint  ${info.bundleFingerprint}\n`,
+        );
       },
     );
 }

@@ -1,7 +1,8 @@
 import type { X509Certificate } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
+import { spawnTracked } from "../helpers/children.js";
 import { call } from "../helpers/https-client.js";
 import { openssl } from "../helpers/openssl.js";
 import { runSync } from "../helpers/run-sync.js";
@@ -207,6 +208,37 @@ describe("workers", () => {
     } finally {
       await serve.stop();
     }
+  });
+});
+
+describe("Ctrl-C in a terminal (SIGINT to the process group)", () => {
+  it.each(["1", "2"])("closes --workers %s cleanly: exit 0, and the database closed (no WAL left behind)", async (workers) => {
+    const dataDir = `${tmp.dir}/sigint-${workers}`;
+    runCli(["init", "--trust-domain", "example.org", "--data-dir", dataDir]);
+    const child = spawnTracked(
+      process.execPath,
+      [CLI, "serve", "--listen", "127.0.0.1:0", "--workers", workers, "--data-dir", dataDir],
+      {
+        env: { ...process.env, TESSERA_LOG_LEVEL: "silent" },
+        stdio: ["ignore", "ignore", "pipe"],
+        detached: true,
+      },
+    );
+    let banner = "";
+    await new Promise<void>((resolve, reject) => {
+      child.stderr?.on("data", (d: Buffer) => {
+        banner += d.toString();
+        if (banner.includes("fingerprint")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${banner}`)));
+    });
+    expect(existsSync(`${dataDir}/tessera.db-wal`)).toBe(true);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    process.kill(-(child.pid as number), "SIGINT");
+    expect(await exited).toBe(0);
+    // the workers may still be closing when the primary exits: wait for them to be gone
+    await waitFor(async () => (runSync("pgrep", ["-g", String(child.pid)]).status === 1 ? true : undefined), 10_000);
+    expect(existsSync(`${dataDir}/tessera.db-wal`)).toBe(false);
   });
 });
 
