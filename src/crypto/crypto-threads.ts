@@ -99,6 +99,18 @@ export class CryptoThreads implements CryptoOffload {
     this.threads[i] = { worker, keys: new WeakSet(), templates: new WeakSet() };
   }
 
+  private numberKey(key: KeyObject): number {
+    const id = this.nextKeyId++;
+    this.keyIds.set(key, id);
+    return id;
+  }
+
+  private numberTemplate(template: LeafTemplate): number {
+    const id = this.nextTemplateId++;
+    this.templateIds.set(template, id);
+    return id;
+  }
+
   /** Sends request(id, keyId, templateId), and before it the key and template if the thread lacks them. */
   private ask(
     request: (id: number, keyId: number, templateId: number) => CryptoRequest,
@@ -110,8 +122,7 @@ export class CryptoThreads implements CryptoOffload {
       const thread = this.threads[id % this.threads.length] as Thread;
       let keyId = -1;
       if (key) {
-        keyId = this.keyIds.get(key) ?? this.nextKeyId++;
-        this.keyIds.set(key, keyId);
+        keyId = this.keyIds.get(key) ?? this.numberKey(key);
         if (!thread.keys.has(key)) {
           thread.worker.postMessage({ keyId, key } satisfies CryptoRequest);
           thread.keys.add(key);
@@ -119,8 +130,7 @@ export class CryptoThreads implements CryptoOffload {
       }
       let templateId = -1;
       if (template) {
-        templateId = this.templateIds.get(template) ?? this.nextTemplateId++;
-        this.templateIds.set(template, templateId);
+        templateId = this.templateIds.get(template) ?? this.numberTemplate(template);
         if (!thread.templates.has(template)) {
           thread.worker.postMessage({ templateId, template } satisfies CryptoRequest);
           thread.templates.add(template);

@@ -119,7 +119,7 @@ export class Signer {
     return this.offload.sign(this.hash, data, this.privateKey, true);
   }
 
-  /** A leaf certificate for the key of `csr`, signed by this key (see leafForCsr), off the event loop. */
+  /** A leaf certificate for the key of `csr` once it proves possession (see leafForCsrAsync), signed by this key off the event loop. */
   leafForCsr(csr: string, template: LeafTemplate, fields: LeafFields): Promise<Buffer> {
     const { leaf } = this.offload;
     if (leaf) return leaf(csr, template, fields, this.privateKey, this.hash);
