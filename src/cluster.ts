@@ -1,4 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
+import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import { systemClock } from "./clock.js";
 import type { ServeConfig } from "./config.js";
@@ -45,6 +46,18 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 }
 
 /**
+ * A crypto thread lets one worker use a second core for the CSR checks and
+ * signatures (see CryptoThreads). Once the workers alone fill the cores it
+ * only adds handoffs and threads to schedule: two workers on two vCPUs made
+ * X.509-SVIDs +2–8% faster (five alternating runs), with a p99 at c=64 of
+ * 23.7–29.2 ms against 27.9–30.8, doing that work on their event loops;
+ * JWT-SVIDs within ±3%.
+ */
+export function cryptoThreadsPerWorker(workers: number, cores: number = availableParallelism()): number {
+  return workers < cores ? 1 : 0;
+}
+
+/**
  * Runs the server in `workers` processes sharing the listening sockets
  * (node:cluster). The primary initialises the data directory once, starts
  * the workers, restarts any that die, and stops them all on SIGTERM. Worker
@@ -59,7 +72,10 @@ export async function serveClustered(
   if (cluster.isWorker) {
     const index = Number(process.env[WORKER_INDEX_ENV] ?? 0);
     const { startTessera } = await import("./main.js");
-    const running: RunningTessera = await startTessera({ ...config, autoInit: false }, { logger, leader: index === 0 });
+    const running: RunningTessera = await startTessera(
+      { ...config, autoInit: false },
+      { logger, leader: index === 0, cryptoThreads: cryptoThreadsPerWorker(workers) },
+    );
     let stopping = false;
     const stop = () => {
       if (stopping) return;

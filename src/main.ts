@@ -33,8 +33,6 @@ import { secureContextOptions, serverTlsOptions } from "./http/tls.js";
 import { createLogger } from "./log.js";
 
 const PRUNE_INTERVAL_MS = 3_600_000;
-/** Threads per server process checking CSRs and signing (see CryptoThreads). */
-const CRYPTO_THREADS = 1;
 
 export interface RunningTessera {
   apiUrl: string;
@@ -82,6 +80,11 @@ export async function startTessera(
      * way; this only avoids doing the work twice.
      */
     leader?: boolean;
+    /**
+     * Threads of this process making X.509-SVIDs and signatures (see
+     * CryptoThreads; default 1). With none, the event loop does that work.
+     */
+    cryptoThreads?: number;
   } = {},
 ): Promise<RunningTessera> {
   const leader = options.leader ?? true;
@@ -134,7 +137,7 @@ export async function startTessera(
     ["join_token", new JoinTokenAttestor(store, clock)],
     ["jwt", new JwtIssuerAttestor(fileConfig.jwtIssuers, clock)],
   ]);
-  const cryptoThreads = new CryptoThreads(CRYPTO_THREADS);
+  const cryptoThreads = new CryptoThreads(options.cryptoThreads ?? 1);
   ca.offloadTo(cryptoThreads);
   const rateLimit = config.rateLimit === undefined ? fileConfig.rateLimit : config.rateLimit;
   const rateLimiter = rateLimit ? new RateLimiter(rateLimit) : undefined;

@@ -1,9 +1,9 @@
-import type { KeyObject } from "node:crypto";
+import { type KeyObject, sign } from "node:crypto";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { type ErrorCode, TesseraError } from "../errors.js";
 import { packageRoot } from "../package-root.js";
-import { type LeafFields, type LeafTemplate, leafForCsrAsync } from "../x509/leaf-certificate.js";
+import { type LeafFields, type LeafTemplate, leafForCsr } from "../x509/leaf-certificate.js";
 import { type CryptoOffload, type LeafOffload, libuvPoolSign, type SignatureOffload } from "./signer.js";
 
 /** What a crypto thread is asked (see crypto-worker.ts). */
@@ -61,7 +61,10 @@ export class CryptoThreads implements CryptoOffload {
   private nextKeyId = 0;
   private nextTemplateId = 0;
   private closing = false;
-  /** Set when a thread could not even start: the work is then done on the event loop and libuv's pool. */
+  /**
+   * No threads (asked for none, or one could not even start): leaves are then
+   * made on the event loop, synchronously, and signatures on libuv's pool.
+   */
   private broken = false;
 
   /** Signatures made on these threads and on libuv's pool, in all. */
@@ -142,7 +145,7 @@ export class CryptoThreads implements CryptoOffload {
   }
 
   readonly leaf: LeafOffload = async (csr, template, fields, key, hash) => {
-    if (this.broken) return leafForCsrAsync(csr, template, fields, (tbs) => libuvPoolSign(hash, tbs, key, false));
+    if (this.broken) return leafForCsr(csr, template, fields, (tbs) => sign(hash, tbs, key));
     this.signedOnThread++;
     const reply = await this.ask(
       (id, keyId, templateId) => ({ id, leaf: { csr, templateId, fields, keyId, hash } }),

@@ -9,8 +9,7 @@
 import { type KeyObject, sign } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { TesseraError } from "../errors.js";
-import { type ParsedCsr, parseCsr } from "../x509/csr.js";
-import { assembleLeaf, type LeafTemplate, leafTbs } from "../x509/leaf-certificate.js";
+import { type LeafTemplate, leafForCsr } from "../x509/leaf-certificate.js";
 import type { CryptoReply, CryptoRequest } from "./crypto-threads.js";
 
 const keys = new Map<number, KeyObject>();
@@ -45,21 +44,11 @@ parentPort?.on("message", (m: CryptoRequest) => {
   const key = keys.get(keyId);
   const template = templates.get(templateId);
   if (!key || !template) return reply({ id: m.id, code: "internal", message: "the crypto thread lacks that key or template" });
-  let checked: ParsedCsr;
   try {
-    checked = parseCsr(csr);
+    reply({ id: m.id, certificate: leafForCsr(csr, template, fields, (tbs) => sign(hash, tbs, key)) });
   } catch (e) {
-    const error =
-      e instanceof TesseraError
-        ? { code: e.code, message: e.message }
-        : { code: "invalid_csr" as const, message: "CSR cannot be parsed" };
-    return reply({ id: m.id, ...error });
-  }
-  try {
-    const tbs = leafTbs(template, fields, checked.spki, checked.isRsa);
-    reply({ id: m.id, certificate: assembleLeaf(template, tbs, sign(hash, tbs, key)) });
-  } catch {
-    reply({ id: m.id, code: "internal", message: "the certificate could not be made" });
+    if (e instanceof TesseraError) reply({ id: m.id, code: e.code, message: e.message });
+    else reply({ id: m.id, code: "internal", message: "the certificate could not be made" });
   }
 });
 parentPort?.postMessage("ready");

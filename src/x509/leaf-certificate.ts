@@ -1,7 +1,8 @@
 import { keyIdentifierOf } from "../crypto/key-identifier.js";
 import { OID } from "../der/oids.js";
+import { TesseraError } from "../errors.js";
 import { assembleCertificate, encodeTbs } from "./certificate.js";
-import { parseCsrAsync } from "./csr.js";
+import { type ParsedCsr, parseCsr, parseCsrAsync } from "./csr.js";
 import {
   authorityKeyIdentifier,
   basicConstraints,
@@ -102,4 +103,20 @@ export async function leafForCsrAsync(
   const { spki, isRsa } = await parseCsrAsync(csr);
   const tbs = leafTbs(t, f, spki, isRsa);
   return assembleLeaf(t, tbs, await sign(tbs));
+}
+
+/**
+ * `leafForCsrAsync` done synchronously, `sign` included: on a crypto thread,
+ * or on an event loop that has no core to hand the work to. A CSR that cannot
+ * be used is always an invalid_csr TesseraError, whatever went wrong in it.
+ */
+export function leafForCsr(csr: string, t: LeafTemplate, f: LeafFields, sign: (tbs: Buffer) => Buffer): Buffer {
+  let checked: ParsedCsr;
+  try {
+    checked = parseCsr(csr);
+  } catch (e) {
+    throw e instanceof TesseraError ? e : new TesseraError("invalid_csr", "CSR cannot be parsed", { cause: e });
+  }
+  const tbs = leafTbs(t, f, checked.spki, checked.isRsa);
+  return assembleLeaf(t, tbs, sign(tbs));
 }

@@ -125,6 +125,16 @@ describe("worker processes", () => {
     }
   });
 
+  it("have a crypto thread each only while there are cores to spare", async () => {
+    const { cryptoThreadsPerWorker } = await import("../../src/cluster.js");
+    expect([
+      cryptoThreadsPerWorker(1, 2),
+      cryptoThreadsPerWorker(2, 2),
+      cryptoThreadsPerWorker(3, 2),
+      cryptoThreadsPerWorker(2, 4),
+    ]).toEqual([1, 0, 0, 1]);
+  });
+
   it("start with a roomy initial old generation (fewer full GCs under load), unless the operator gave one", async () => {
     const { workerExecArgv } = await import("../../src/cluster.js");
     expect(workerExecArgv(["--enable-source-maps"])).toEqual(["--enable-source-maps", "--initial-old-space-size=128"]);

@@ -123,6 +123,7 @@ function keyOfLeaf(der: Buffer): { spki: Buffer; isRsa: boolean } {
 
 describe.each([
   ["in one trip to a crypto thread", () => new CryptoThreads(2)],
+  ["on the event loop of a process without crypto threads", () => new CryptoThreads(0)],
   ["on the event loop, the CSR's signature and the leaf's on libuv's pool", undefined],
 ])("Leaves for CSRs %s (the server's path)", (_name, makeThreads) => {
   const threads = makeThreads?.();
@@ -163,7 +164,7 @@ describe.each([
 });
 
 describe("CryptoThreads leaves for CSRs", () => {
-  it("makes them on the event loop and libuv's pool when its thread cannot start (no respawning in a loop)", async () => {
+  it("makes them on the event loop when its thread cannot start (no respawning in a loop)", async () => {
     const pool = new CryptoThreads(1, { file: `${tmp.dir}/no-such-worker.js` });
     const signer = new Signer(caKey.privateKey);
     signer.offloadTo(pool);
