@@ -141,7 +141,7 @@ describe("CryptoThreads: CA signatures", () => {
     }
   });
 
-  it("signs on libuv's pool when its thread cannot start", async () => {
+  it("signs on the calling thread when its thread cannot start", async () => {
     const pool = new CryptoThreads(1, { file: `${tmp.dir}/no-such-worker.js`, alwaysSignOnThread: true });
     try {
       const { privateKey, publicKey } = generateKeyPair("ed25519");
@@ -149,8 +149,25 @@ describe("CryptoThreads: CA signatures", () => {
       signer.offloadTo(pool);
       await expect(signer.signX509Async(Buffer.from("x"))).rejects.toMatchObject({ code: "internal" });
       expect(verify(null, Buffer.from("y"), publicKey, await signer.signX509Async(Buffer.from("y")))).toBe(true);
+      expect([pool.signedOnThread, pool.signedOnPool, pool.signedHere]).toEqual([1, 0, 1]);
     } finally {
       await pool.close();
+    }
+  });
+
+  it("with no threads asked for, signs on the calling thread: X.509 (DER) and JWS (r||s) signatures that verify", async () => {
+    const none = new CryptoThreads(0);
+    try {
+      const { privateKey, publicKey } = generateKeyPair("ec-p256");
+      const signer = new Signer(privateKey);
+      signer.offloadTo(none);
+      expect(verify("sha256", Buffer.from("x"), publicKey, await signer.signX509Async(Buffer.from("x")))).toBe(true);
+      const jws = await signer.signJwsAsync(Buffer.from("y"));
+      expect(jws).toHaveLength(64);
+      expect(verify("sha256", Buffer.from("y"), { key: publicKey, dsaEncoding: "ieee-p1363" }, jws)).toBe(true);
+      expect([none.signedOnThread, none.signedOnPool, none.signedHere]).toEqual([0, 0, 2]);
+    } finally {
+      await none.close();
     }
   });
 });
