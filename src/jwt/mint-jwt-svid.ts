@@ -43,7 +43,7 @@ export class JwtSvidMinter {
     return this.signer.jwsAlgorithm;
   }
 
-  /** Signs on the thread pool (Signer.signJwsAsync): this is the hot path. */
+  /** Signs where the signer hands its hot-path work (Signer.signJwsAsync): this is the hot path. */
   async mint(claims: JwtSvidClaims): Promise<string> {
     const signingInput = `${this.encodedHeader}.${b64url(claims)}`;
     return `${signingInput}.${(await this.signer.signJwsAsync(Buffer.from(signingInput))).toString("base64url")}`;
