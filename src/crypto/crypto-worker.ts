@@ -9,7 +9,7 @@
 import { type KeyObject, sign } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { TesseraError } from "../errors.js";
-import { type LeafTemplate, leafForCsr } from "../x509/leaf-certificate.js";
+import { type LeafTemplate, leafForCsr, receivedTemplate } from "../x509/leaf-certificate.js";
 import type { CryptoReply, CryptoRequest } from "./crypto-threads.js";
 
 const keys = new Map<number, KeyObject>();
@@ -22,7 +22,7 @@ parentPort?.on("message", (m: CryptoRequest) => {
     return;
   }
   if ("template" in m) {
-    templates.set(m.templateId, m.template);
+    templates.set(m.templateId, receivedTemplate(m.template));
     return;
   }
   if ("forgetKeyId" in m) {

@@ -60,6 +60,11 @@ export function leafTemplate(issuerName: Buffer, signatureAlgorithm: Buffer, iss
 
 const buf = (u: Uint8Array) => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
 
+/** A template that crossed to another thread (its Buffers arrive as Uint8Arrays), as Buffers again, once. */
+export function receivedTemplate(t: LeafTemplate): LeafTemplate {
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, buf(v as Uint8Array)])) as unknown as LeafTemplate;
+}
+
 /** The TBSCertificate of a leaf for the key `spki` (the X.509-SVID profile of SPEC §4). */
 export function leafTbs(t: LeafTemplate, f: LeafFields, spki: Buffer, isRsa: boolean): Buffer {
   return encodeTbs(
@@ -89,6 +94,11 @@ export function assembleLeaf(t: LeafTemplate, tbs: Buffer, signature: Buffer): B
   return assembleCertificate(tbs, buf(t.signatureAlgorithm), signature);
 }
 
+/** A CSR that cannot be used is always an invalid_csr TesseraError, whatever went wrong in it. */
+function unusable(e: unknown): TesseraError {
+  return e instanceof TesseraError ? e : new TesseraError("invalid_csr", "CSR cannot be parsed", { cause: e });
+}
+
 /**
  * A leaf for the key of a PKCS#10 request, once the request proves
  * possession of it (its signature checked on libuv's pool); `sign` signs
@@ -100,22 +110,23 @@ export async function leafForCsrAsync(
   f: LeafFields,
   sign: (tbs: Buffer) => Promise<Buffer>,
 ): Promise<Buffer> {
-  const { spki, isRsa } = await parseCsrAsync(csr);
+  const { spki, isRsa } = await parseCsrAsync(csr).catch((e: unknown) => {
+    throw unusable(e);
+  });
   const tbs = leafTbs(t, f, spki, isRsa);
   return assembleLeaf(t, tbs, await sign(tbs));
 }
 
 /**
  * `leafForCsrAsync` done synchronously, `sign` included: on a crypto thread,
- * or on an event loop that has no core to hand the work to. A CSR that cannot
- * be used is always an invalid_csr TesseraError, whatever went wrong in it.
+ * or on an event loop that has no core to hand the work to.
  */
 export function leafForCsr(csr: string, t: LeafTemplate, f: LeafFields, sign: (tbs: Buffer) => Buffer): Buffer {
   let checked: ParsedCsr;
   try {
     checked = parseCsr(csr);
   } catch (e) {
-    throw e instanceof TesseraError ? e : new TesseraError("invalid_csr", "CSR cannot be parsed", { cause: e });
+    throw unusable(e);
   }
   const tbs = leafTbs(t, f, checked.spki, checked.isRsa);
   return assembleLeaf(t, tbs, sign(tbs));
