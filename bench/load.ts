@@ -9,7 +9,7 @@
  * encoding) without Node's http client, whose per-request objects cost more
  * CPU than the server spends answering.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { type Socket, connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { cpuSeconds } from "./proc-stats.js";
@@ -100,6 +100,7 @@ async function main(): Promise<void> {
 
   const warmup = job.warmup ?? 0;
   const latencies = new Float64Array(job.count);
+  const starts = new Float64Array(job.count);
   const statuses: Record<string, number> = {};
   let next = 0;
   let ok = 0;
@@ -158,12 +159,13 @@ async function main(): Promise<void> {
           continue;
         }
         latencies[i - warmup] = outcome.ms;
+        starts[i - warmup] = outcome.start - t0;
         statuses[outcome.status] = (statuses[outcome.status] ?? 0) + 1;
         if (outcome.status === job.expectStatus) ok++;
         else errors++;
       }
     };
-    const send = async (i: number): Promise<{ status: number | "error"; ms: number }> => {
+    const send = async (i: number): Promise<{ status: number | "error"; ms: number; start: number }> => {
       const start = performance.now();
       try {
         if (!socket || closed) {
@@ -182,11 +184,11 @@ async function main(): Promise<void> {
           frame = frameResponse(pending);
         }
         pending = pending.subarray(frame.length);
-        return { status: frame.status, ms: performance.now() - start };
+        return { status: frame.status, ms: performance.now() - start, start };
       } catch {
         socket?.destroy();
         socket = undefined;
-        return { status: "error", ms: performance.now() - start };
+        return { status: "error", ms: performance.now() - start, start };
       }
     };
     await run(warmup, false);
@@ -200,6 +202,9 @@ async function main(): Promise<void> {
   await Promise.all(sockets.map(drive));
   const seconds = (performance.now() - t0) / 1000;
   const serverCpu = serverCpuNow() - serverCpu0;
+  // one line per measured request, "start latency" in ms: slow requests bunched in time are a stall, spread out a queue
+  const dump = process.env.BENCH_LATENCIES;
+  if (dump) writeFileSync(dump, Array.from(latencies, (l, k) => `${(starts[k] ?? 0).toFixed(2)} ${l.toFixed(2)}`).join("\n"));
   const sorted = Array.from(latencies).sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
   const cpu = process.cpuUsage(cpu0);

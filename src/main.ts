@@ -113,6 +113,7 @@ export async function startTessera(
       return;
     }
     metrics.count(METRIC.walCheckpoints);
+    if (report.restarted) metrics.count(METRIC.walRestarts);
     walFrames = report.walFrames;
   });
   metrics.gauge(METRIC.walFrames, () => walFrames);

@@ -10,6 +10,7 @@ export const METRIC = {
   dutyFailures: "tessera_background_duty_failures_total",
   walCheckpoints: "tessera_wal_checkpoints_total",
   walFrames: "tessera_wal_frames",
+  walRestarts: "tessera_wal_restarts_total",
 } as const;
 
 /**
@@ -31,6 +32,10 @@ export function serverMetrics(crl: CrlService, ca: CaManager): Metrics {
     "Failed runs of a background duty (key lifecycle, CA reload, CRL, audit shipping, pruning, server certificate renewal) in this process",
   );
   metrics.describe(METRIC.walCheckpoints, "Checkpoints of the database's WAL made by this process's checkpoint thread");
+  metrics.describe(
+    METRIC.walRestarts,
+    "Times this process's checkpoint thread had the WAL start over from its beginning once it grew past 2,000 frames",
+  );
   metrics.describe(
     METRIC.walFrames,
     "Frames (pages) in the WAL at this process's last checkpoint; one that keeps growing means checkpoints cannot finish (a long-held read)",

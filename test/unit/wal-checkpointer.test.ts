@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { type CheckpointReport, WalCheckpointer } from "../../src/store/sqlite/wal-checkpointer.js";
+import { type CheckpointReport, checkpointStep, WalCheckpointer } from "../../src/store/sqlite/wal-checkpointer.js";
 import type { CertificateRecord } from "../../src/store/store.js";
 import { waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -128,6 +128,27 @@ describe("WAL checkpoints on a thread of their own", () => {
     }
   });
 
+  it("starts the WAL over under steady writes, where the request-path connection never checkpoints", async () => {
+    const { store, file } = openStore();
+    store.db.pragma("wal_autocheckpoint = 0"); // only the thread can move frames out of the WAL
+    const reports: CheckpointReport[] = [];
+    const checkpointer = new WalCheckpointer({ file, synchronous: "FULL", intervalMs: 5, restartFrames: 100 }, (r) =>
+      reports.push(r),
+    );
+    const restarts = () => reports.filter((r) => r.type === "checkpoint" && r.restarted).length;
+    try {
+      for (let i = 0; i < 2_000 && restarts() < 3; i++) await issue(store, 10);
+      expect(restarts()).toBeGreaterThanOrEqual(3);
+      expect(reports.filter((r) => r.type === "error")).toEqual([]);
+      // each restart found the WAL past 100 frames and the writes went on from its beginning
+      const frames = reports.flatMap((r) => (r.type === "checkpoint" ? [r.walFrames] : []));
+      expect(frames.some((f, i) => i > 0 && f < (frames[i - 1] as number))).toBe(true);
+    } finally {
+      await checkpointer.stop();
+      await store.close();
+    }
+  });
+
   it("rejects/a thread that cannot start: reported, and commits checkpoint on their own again", async () => {
     const { store } = openStore();
     const reports: CheckpointReport[] = [];
@@ -138,6 +159,78 @@ describe("WAL checkpoints on a thread of their own", () => {
     );
     expect(restored).toBe(true);
     expect(reports.some((r) => r.type === "error")).toBe(true);
+    await store.close();
+  });
+});
+
+describe("checkpointStep: a passive checkpoint, then a restart once the WAL is long", () => {
+  /** A store whose request-path connection never checkpoints, and a second connection to checkpoint with. */
+  function pair(): { store: SqliteStore; file: string; checkpointer: Database.Database } {
+    const { store, file } = openStore();
+    store.db.pragma("wal_autocheckpoint = 0");
+    const checkpointer = new Database(file);
+    checkpointer.pragma("busy_timeout = 0");
+    return { store, file, checkpointer };
+  }
+  /** Frames in the WAL now, as a passive checkpoint counts them. */
+  const walFrames = (db: Database.Database) => (db.pragma("wal_checkpoint(PASSIVE)") as Array<{ log: number }>)[0]?.log ?? -1;
+
+  it("below restartFrames, copies the frames and leaves the WAL as it is", async () => {
+    const { store, checkpointer } = pair();
+    await issue(store, 100);
+    const step = checkpointStep(checkpointer, 100_000);
+    expect(step).toMatchObject({ busy: false, restarted: false });
+    expect(step.checkpointed).toBe(step.walFrames);
+    expect(step.walFrames).toBeGreaterThan(0);
+    checkpointer.close();
+    await store.close();
+  });
+
+  it("past restartFrames, restarts: the next commit writes the WAL from its beginning", async () => {
+    const { store, checkpointer } = pair();
+    await issue(store, 100);
+    const step = checkpointStep(checkpointer, 10);
+    expect(step).toMatchObject({ busy: false, restarted: true });
+    await issue(store, 1);
+    expect(walFrames(checkpointer)).toBeLessThan(step.walFrames);
+    expect(checkpointer.pragma("busy_timeout", { simple: true })).toBe(0);
+    checkpointer.close();
+    await store.close();
+  });
+
+  it("rejects/a restart while another connection holds the write lock: busy, and done once the lock is free", async () => {
+    const { store, file, checkpointer } = pair();
+    await issue(store, 100);
+    const writer = new Database(file);
+    writer.exec("BEGIN IMMEDIATE");
+    try {
+      const step = checkpointStep(checkpointer, 10);
+      expect(step).toMatchObject({ busy: true, restarted: false });
+    } finally {
+      writer.exec("ROLLBACK");
+      writer.close();
+    }
+    expect(checkpointStep(checkpointer, 10)).toMatchObject({ busy: false, restarted: true }); // once it is free
+    checkpointer.close();
+    await store.close();
+  });
+
+  it("rejects/a restart while a reader holds an older snapshot, and the writer it held up goes on", async () => {
+    const { store, file, checkpointer } = pair();
+    await issue(store, 50);
+    const reader = new Database(file);
+    reader.exec("BEGIN");
+    reader.prepare("SELECT count(*) FROM certificates").pluck().get();
+    await issue(store, 50);
+    try {
+      expect(checkpointStep(checkpointer, 10)).toMatchObject({ busy: true, restarted: false });
+      await issue(store, 10); // the write lock was given back
+    } finally {
+      reader.exec("COMMIT");
+      reader.close();
+    }
+    expect(checkpointStep(checkpointer, 10)).toMatchObject({ busy: false, restarted: true });
+    checkpointer.close();
     await store.close();
   });
 });

@@ -1,17 +1,19 @@
 /**
- * The thread of WalCheckpointer: every `intervalMs`, a passive checkpoint of
- * the database's WAL. Passive checkpoints copy what no reader still needs and
- * never wait for or block a writer. Frames committed while one ran are
- * caught up at once (a few tries), because SQLite starts the WAL over from
- * its beginning only once every frame is in the database file; otherwise
- * under steady writes the WAL, and the index every read searches, would keep
- * growing.
+ * The thread of WalCheckpointer: every `intervalMs`, one checkpointStep —
+ * a passive checkpoint, and a restart of the WAL once it has grown past
+ * `restartFrames` (see RESTART_FRAMES for why a passive one is not enough
+ * under steady writes).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { type CheckpointReport, type CheckpointThreadData, truncateWal } from "./wal-checkpointer.js";
+import {
+  type CheckpointReport,
+  type CheckpointThreadData,
+  checkpointStep,
+  RESTART_FRAMES,
+  truncateWal,
+} from "./wal-checkpointer.js";
 
-const CATCH_UP_TRIES = 4;
 const data = workerData as CheckpointThreadData;
 const db = new Database(data.file, { fileMustExist: true });
 db.pragma(`synchronous = ${data.synchronous}`);
@@ -19,22 +21,29 @@ db.pragma("wal_autocheckpoint = 0");
 db.pragma("busy_timeout = 0");
 const report = (r: CheckpointReport) => parentPort?.postMessage(r);
 
-let last = { log: 0, checkpointed: 0 };
+let last = { walFrames: 0, checkpointed: 0 };
+
+/**
+ * A restart that a reader of an older snapshot kept from finishing held the
+ * write lock for RESTART_WAIT_MS; while such readers last (a backup, a large
+ * CRL build) restarts are tried less and less often.
+ */
+const RESTART_MAX_BACKOFF_MS = 10_000;
+let restartFailures = 0;
+let nextRestartAt = 0;
 
 function checkpoint(): void {
-  for (let i = 0; i < CATCH_UP_TRIES; i++) {
-    const [row] = db.pragma("wal_checkpoint(PASSIVE)") as Array<{ busy: number; log: number; checkpointed: number }>;
-    if (!row || row.busy || row.log <= 0) return;
-    const done = row.checkpointed === row.log;
-    if (done || i === CATCH_UP_TRIES - 1) {
-      // an idle WAL, already copied, answers the same each time: say so once
-      if (row.log !== last.log || row.checkpointed !== last.checkpointed) {
-        report({ type: "checkpoint", walFrames: row.log, checkpointed: row.checkpointed });
-      }
-      last = row;
-      return;
-    }
+  const mayRestart = Date.now() >= nextRestartAt;
+  const step = checkpointStep(db, mayRestart && !process.env.NO_RESTART ? data.restartFrames : Number.POSITIVE_INFINITY);
+  if (mayRestart && step.walFrames >= (data.restartFrames ?? RESTART_FRAMES)) {
+    restartFailures = step.restarted ? 0 : restartFailures + 1;
+    nextRestartAt = step.restarted ? 0 : Date.now() + Math.min(RESTART_MAX_BACKOFF_MS, data.intervalMs * 2 ** restartFailures);
   }
+  if (step.busy || step.walFrames <= 0) return;
+  // an idle WAL, already copied, answers the same each time: say so once
+  if (step.walFrames === last.walFrames && step.checkpointed === last.checkpointed) return;
+  last = step;
+  report({ type: "checkpoint", walFrames: step.walFrames, checkpointed: step.checkpointed, restarted: step.restarted });
 }
 
 /** A scrub that a long read (a backup, a large CRL build) keeps from finishing is tried again later, backing off. */
@@ -57,7 +66,7 @@ function scrub(): void {
   if (!done) return;
   scrubPending = false;
   scrubFailures = 0;
-  last = { log: 0, checkpointed: 0 };
+  last = { walFrames: 0, checkpointed: 0 };
   report({ type: "scrubbed" });
 }
 

@@ -8,11 +8,13 @@ export interface CheckpointThreadData {
   file: string;
   synchronous: "FULL" | "NORMAL";
   intervalMs: number;
+  /** Frames past which the WAL is started over; RESTART_FRAMES unless a test wants fewer. */
+  restartFrames?: number;
 }
 
 /** What it reports: each checkpoint that moved pages, or a failure. */
 export type CheckpointReport =
-  | { type: "checkpoint"; walFrames: number; checkpointed: number }
+  | { type: "checkpoint"; walFrames: number; checkpointed: number; restarted: boolean }
   | { type: "scrubbed" }
   | { type: "error"; message: string };
 
@@ -35,6 +37,69 @@ export function truncateWal(db: Database.Database, busyTimeoutMs: number): boole
     return row?.busy === 0;
   } finally {
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  }
+}
+
+/**
+ * WAL frames (8 MiB of 4 KiB pages) past which the checkpoint thread starts
+ * the WAL over itself. SQLite starts it over only when a writer begins while
+ * every frame is already in the database file; under steady issuance a
+ * passive checkpoint never gets there (each copies the frames of its own
+ * snapshot while the next batches are appended), so the WAL grew to the
+ * request-path connection's FALLBACK_AUTOCHECKPOINT_FRAMES and that
+ * connection checkpointed inside a commit: 13–29 ms with the event loop
+ * stopped, every ~1.5 s at ~4,500 issuances/s, which was most of the slowest
+ * percent of requests.
+ */
+export const RESTART_FRAMES = 2_000;
+
+/**
+ * How long a restart waits for the write lock and then for readers of older
+ * snapshots. It holds the write lock from the moment it has it, so issuance
+ * batches wait as long (without blocking the event loop: they retry).
+ */
+const RESTART_WAIT_MS = 20;
+
+export interface CheckpointStep {
+  /** Another checkpoint was running, or (on a restart) a reader or writer did not make way in time. */
+  busy: boolean;
+  walFrames: number;
+  checkpointed: number;
+  /** The WAL is all in the database file and no reader needs it: the next commit starts it over. */
+  restarted: boolean;
+}
+
+type CheckpointRow = { busy: number; log: number; checkpointed: number };
+
+function checkpointWal(db: Database.Database, mode: "PASSIVE" | "RESTART"): CheckpointRow | undefined {
+  return (db.pragma(`wal_checkpoint(${mode})`) as CheckpointRow[])[0];
+}
+
+/**
+ * One round of the checkpoint thread: a passive checkpoint, which copies what
+ * no reader still needs and never waits for or blocks a writer; then, once
+ * the WAL has grown past `restartFrames`, a RESTART checkpoint. That one takes
+ * the write lock, copies the few frames appended since, syncs, and waits until
+ * no reader is on an older snapshot, so that the next commit writes the WAL
+ * from its beginning. `db` is left with a busy timeout of 0.
+ */
+export function checkpointStep(db: Database.Database, restartFrames = RESTART_FRAMES): CheckpointStep {
+  const passive = checkpointWal(db, "PASSIVE");
+  if (!passive) return { busy: true, walFrames: 0, checkpointed: 0, restarted: false };
+  const step = { busy: passive.busy !== 0, walFrames: passive.log, checkpointed: passive.checkpointed, restarted: false };
+  if (step.busy || step.walFrames < restartFrames) return step;
+  db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
+  try {
+    const restart = checkpointWal(db, "RESTART");
+    if (!restart) return step;
+    return {
+      busy: restart.busy !== 0,
+      walFrames: restart.log,
+      checkpointed: restart.checkpointed,
+      restarted: restart.busy === 0,
+    };
+  } finally {
+    db.pragma("busy_timeout = 0");
   }
 }
 
