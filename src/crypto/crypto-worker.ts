@@ -16,7 +16,7 @@ const keys = new Map<number, KeyObject>();
 const templates = new Map<number, LeafTemplate>();
 const reply = (r: CryptoReply) => parentPort?.postMessage(r);
 
-parentPort?.on("message", (m: CryptoRequest) => {
+parentPort?.on("message", async (m: CryptoRequest) => {
   if ("key" in m) {
     keys.set(m.keyId, m.key);
     return;
@@ -45,7 +45,7 @@ parentPort?.on("message", (m: CryptoRequest) => {
   const template = templates.get(templateId);
   if (!key || !template) return reply({ id: m.id, code: "internal", message: "the crypto thread lacks that key or template" });
   try {
-    reply({ id: m.id, certificate: leafForCsr(csr, template, fields, (tbs) => sign(hash, tbs, key)) });
+    reply({ id: m.id, certificate: await leafForCsr(csr, template, fields, (tbs) => sign(hash, tbs, key)) });
   } catch (e) {
     if (e instanceof TesseraError) reply({ id: m.id, code: e.code, message: e.message });
     else reply({ id: m.id, code: "internal", message: "the certificate could not be made" });

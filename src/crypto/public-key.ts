@@ -1,8 +1,8 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { createPublicKey, KeyObject, webcrypto } from "node:crypto";
 import { bitStringBytes, children, DerError, decodeOid, readWhole, Tag } from "../der/der-reader.js";
 import { OID } from "../der/oids.js";
 
-const CURVES: Record<string, { crv: string; size: number }> = {
+const CURVES: Record<string, { crv: "P-256" | "P-384"; size: number }> = {
   [OID.prime256v1]: { crv: "P-256", size: 32 },
   [OID.secp384r1]: { crv: "P-384", size: 48 },
 };
@@ -14,6 +14,23 @@ const unsigned = (b: Buffer) => {
   return b.subarray(i);
 };
 
+/** The key of a SubjectPublicKeyInfo in the shapes imported without OpenSSL's DER decoder. */
+type KnownKey =
+  | { kty: "EC"; crv: "P-256" | "P-384"; point: Buffer; size: number }
+  | { kty: "OKP"; x: Buffer }
+  | { kty: "RSA"; n: Buffer; e: Buffer };
+
+function jwkOf(k: KnownKey): Record<string, string> {
+  switch (k.kty) {
+    case "EC":
+      return { kty: "EC", crv: k.crv, x: b64u(k.point.subarray(1, 1 + k.size)), y: b64u(k.point.subarray(1 + k.size)) };
+    case "OKP":
+      return { kty: "OKP", crv: "Ed25519", x: b64u(k.x) };
+    case "RSA":
+      return { kty: "RSA", n: b64u(unsigned(k.n)), e: b64u(unsigned(k.e)) };
+  }
+}
+
 /**
  * A public KeyObject from a DER SubjectPublicKeyInfo. OpenSSL 3 decodes DER
  * keys through its generic decoder framework (~170 µs for P-256); the same
@@ -23,13 +40,29 @@ const unsigned = (b: Buffer) => {
  * validates the key (points off the curve are refused).
  */
 export function publicKeyFromSpki(spki: Buffer): KeyObject {
-  const jwk = spkiToJwk(spki);
-  if (jwk) return createPublicKey({ key: jwk, format: "jwk" });
+  const known = decodeSpki(spki);
+  if (known) return createPublicKey({ key: jwkOf(known), format: "jwk" });
   return createPublicKey({ key: spki, format: "der", type: "spki" });
 }
 
-/** The key as a JWK, undefined for well-formed keys of other types; throws DerError if malformed. */
-function spkiToJwk(spki: Buffer): Record<string, string> | undefined {
+/**
+ * `publicKeyFromSpki` for a key about to verify one signature. EC points go
+ * through WebCrypto's raw import, which validates the point once (on the
+ * curve, of the group's order): a JWK import validates it in full inside
+ * OpenSSL's EC_KEY_set_public_key_affine_coordinates and the first
+ * signature check then converts the key for OpenSSL's provider; import and
+ * verification together take ~92 µs instead of ~111 µs for P-256. The work
+ * is done before the promise is returned.
+ */
+export async function publicKeyFromSpkiToVerify(spki: Buffer): Promise<KeyObject> {
+  const known = decodeSpki(spki);
+  if (known?.kty !== "EC") return publicKeyFromSpki(spki);
+  const key = await webcrypto.subtle.importKey("raw", known.point, { name: "ECDSA", namedCurve: known.crv }, true, ["verify"]);
+  return KeyObject.from(key);
+}
+
+/** The key in one of the shapes above, undefined for well-formed keys of other shapes; throws DerError if malformed. */
+function decodeSpki(spki: Buffer): KnownKey | undefined {
   try {
     const outer = readWhole(spki, Tag.SEQUENCE, "SubjectPublicKeyInfo");
     const [alg, key, ...extra] = children(outer, spki);
@@ -41,20 +74,14 @@ function spkiToJwk(spki: Buffer): Record<string, string> | undefined {
     if (algorithm === OID.ecPublicKey && params?.tag === Tag.OID) {
       const curve = CURVES[decodeOid(params.content)];
       if (!curve || bits.length !== 1 + 2 * curve.size || bits[0] !== 0x04) return undefined;
-      return {
-        kty: "EC",
-        crv: curve.crv,
-        x: b64u(bits.subarray(1, 1 + curve.size)),
-        y: b64u(bits.subarray(1 + curve.size)),
-      };
+      return { kty: "EC", crv: curve.crv, point: bits, size: curve.size };
     }
-    if (algorithm === OID.ed25519 && params === undefined && bits.length === 32)
-      return { kty: "OKP", crv: "Ed25519", x: b64u(bits) };
+    if (algorithm === OID.ed25519 && params === undefined && bits.length === 32) return { kty: "OKP", x: bits };
     if (algorithm === OID.rsaEncryption) {
       const rsa = readWhole(bits, Tag.SEQUENCE, "RSAPublicKey");
       const [n, e, ...more] = children(rsa, bits);
       if (!n || !e || more.length || n.tag !== Tag.INTEGER || e.tag !== Tag.INTEGER) return undefined;
-      return { kty: "RSA", n: b64u(unsigned(n.content)), e: b64u(unsigned(e.content)) };
+      return { kty: "RSA", n: n.content, e: e.content };
     }
     return undefined;
   } catch (e) {

@@ -2,7 +2,7 @@ import { keyIdentifierOf } from "../crypto/key-identifier.js";
 import { OID } from "../der/oids.js";
 import { TesseraError } from "../errors.js";
 import { assembleCertificate, encodeTbs } from "./certificate.js";
-import { type ParsedCsr, parseCsr, parseCsrAsync } from "./csr.js";
+import { parseCsrAsync, parseCsrHere } from "./csr.js";
 import {
   authorityKeyIdentifier,
   basicConstraints,
@@ -118,16 +118,14 @@ export async function leafForCsrAsync(
 }
 
 /**
- * `leafForCsrAsync` done synchronously, `sign` included: on a crypto thread,
- * or on an event loop that has no core to hand the work to.
+ * `leafForCsrAsync` with the CSR's signature checked and the leaf signed by
+ * the calling thread: on a crypto thread, or on an event loop that has no
+ * core to hand the work to.
  */
-export function leafForCsr(csr: string, t: LeafTemplate, f: LeafFields, sign: (tbs: Buffer) => Buffer): Buffer {
-  let checked: ParsedCsr;
-  try {
-    checked = parseCsr(csr);
-  } catch (e) {
+export async function leafForCsr(csr: string, t: LeafTemplate, f: LeafFields, sign: (tbs: Buffer) => Buffer): Promise<Buffer> {
+  const { spki, isRsa } = await parseCsrHere(csr).catch((e: unknown) => {
     throw unusable(e);
-  }
-  const tbs = leafTbs(t, f, checked.spki, checked.isRsa);
+  });
+  const tbs = leafTbs(t, f, spki, isRsa);
   return assembleLeaf(t, tbs, sign(tbs));
 }

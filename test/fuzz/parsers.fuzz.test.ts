@@ -1,10 +1,11 @@
+import type { KeyObject } from "node:crypto";
 import fc from "fast-check";
 import { createLocalJWKSet, exportJWK } from "jose";
 import { describe, expect, it } from "vitest";
 import { parseFileConfig } from "../../src/config-file.js";
 import { parseCrl } from "../../src/crl/parse-crl.js";
 import { generateKeyPair } from "../../src/crypto/key-types.js";
-import { publicKeyFromSpki } from "../../src/crypto/public-key.js";
+import { publicKeyFromSpki, publicKeyFromSpkiToVerify } from "../../src/crypto/public-key.js";
 import { Signer } from "../../src/crypto/signer.js";
 import { readTlv } from "../../src/der/der-reader.js";
 import { explicit, objectIdentifier, octetString, sequence, smallInteger, unsignedInteger } from "../../src/der/der-writer.js";
@@ -15,7 +16,7 @@ import { JwtSvidMinter, newJti } from "../../src/jwt/mint-jwt-svid.js";
 import { verifyJwtSvid } from "../../src/jwt/verify-jwt-svid.js";
 import { buildCsr } from "../../src/x509/build-csr.js";
 import { certificateParts } from "../../src/x509/certificate-info.js";
-import { parseCsr } from "../../src/x509/csr.js";
+import { parseCsr, parseCsrHere } from "../../src/x509/csr.js";
 import { pemEncode } from "../../src/x509/pem.js";
 import { isExpectedError, printTallyAfterAll, RUNS, tally } from "./fuzz-helpers.js";
 
@@ -113,6 +114,24 @@ describe("fuzz: DER and PEM parsers fail only with typed errors", () => {
     );
   });
 
+  it("parseCsrHere (the server's path) answers every mutated CSR as parseCsr does", async () => {
+    const outcome = async (parse: () => unknown) => {
+      try {
+        return `accepted ${((await parse()) as { spki: Buffer }).spki.toString("hex")}`;
+      } catch (e) {
+        return `rejected ${(e as { code?: string }).code ?? (e as Error).message}`;
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(mutatedDer(validCsr), async (der) => {
+        const ok = (await outcome(() => parseCsr(der))) === (await outcome(() => parseCsrHere(der)));
+        tally(ok);
+        return ok;
+      }),
+      { numRuns: RUNS * 5 },
+    );
+  });
+
   it("parseCrl and certificateParts on mutations and hostile structures", () => {
     fc.assert(
       fc.property(fc.oneof(mutatedDer(validCsr), hostileDer), (der) => {
@@ -133,6 +152,27 @@ describe("fuzz: DER and PEM parsers fail only with typed errors", () => {
           same = publicKeyFromSpki(der).export({ type: "spki", format: "der" }).equals(spki);
         } catch {}
         const ok = !same || der.equals(spki);
+        tally(ok);
+        return ok;
+      }),
+      { numRuns: RUNS * 5 },
+    );
+  });
+});
+
+describe("fuzz: the two ways of importing a public key agree", () => {
+  it("publicKeyFromSpkiToVerify accepts exactly the mutated keys publicKeyFromSpki accepts, as the same keys", async () => {
+    const spki = signer.spki;
+    const outcome = async (importKey: () => unknown) => {
+      try {
+        return ((await importKey()) as KeyObject).export({ type: "spki", format: "der" }).toString("hex");
+      } catch {
+        return "rejected";
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(mutatedDer(spki), async (der) => {
+        const ok = (await outcome(() => publicKeyFromSpki(der))) === (await outcome(() => publicKeyFromSpkiToVerify(der)));
         tally(ok);
         return ok;
       }),

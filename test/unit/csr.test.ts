@@ -6,10 +6,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CryptoThreads } from "../../src/crypto/crypto-threads.js";
 import { generateKeyPair } from "../../src/crypto/key-types.js";
 import { Signer } from "../../src/crypto/signer.js";
-import { children, readWhole, Tag } from "../../src/der/der-reader.js";
+import { children, readWhole, Tag, type Tlv } from "../../src/der/der-reader.js";
 import { sequence } from "../../src/der/der-writer.js";
 import { certificateParts } from "../../src/x509/certificate-info.js";
-import { parseCsr } from "../../src/x509/csr.js";
+import { parseCsr, parseCsrHere } from "../../src/x509/csr.js";
 import { distinguishedName } from "../../src/x509/extensions.js";
 import { leafTemplate } from "../../src/x509/leaf-certificate.js";
 import { pemEncode } from "../../src/x509/pem.js";
@@ -43,6 +43,20 @@ describe("CSR parsing and proof of possession", () => {
     expect(() => parseCsr(make())).toThrow(expect.objectContaining({ code }));
   });
 
+  it.each(rejections())("%s, by parseCsrHere (the server's path) too", async (_name, make, code) => {
+    await expect(parseCsrHere(make())).rejects.toMatchObject({ code });
+  });
+
+  it.each(["ec-p256", "ec-p384", "ed25519", "rsa-2048"] as const)(
+    "accepts/%s CSRs by parseCsrHere with the key parseCsr finds",
+    async (key) => {
+      const { csrPem } = opensslCsr(tmp.dir, key);
+      const here = await parseCsrHere(csrPem);
+      expect(here.spki.equals(parseCsr(csrPem).spki)).toBe(true);
+      expect(here.publicKey.export({ type: "spki", format: "der" }).equals(here.spki)).toBe(true);
+    },
+  );
+
   it("rejects/request info of one key signed by another (CSR substitution)", () => {
     expect(() => parseCsr(substitutedCsr())).toThrow("proof of possession");
   });
@@ -73,6 +87,16 @@ function rejections(): Array<[string, () => string, string]> {
       "rejects/flipped subject bit (signature no longer covers it)",
       corrupt((d) => {
         d[20] = (d[20] as number) ^ 1;
+        return d;
+      }),
+      "invalid_csr",
+    ],
+    [
+      "rejects/a key not on the curve",
+      corrupt((d) => {
+        const info = children(readWhole(d, Tag.SEQUENCE, "csr"), d)[0] as Tlv;
+        const spki = children(info, d)[2] as Tlv;
+        d[spki.end - 1] = (d[spki.end - 1] as number) ^ 1; // the point's last byte: y
         return d;
       }),
       "invalid_csr",
