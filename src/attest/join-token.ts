@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { TesseraError } from "../errors.js";
 import type { Store } from "../store/store.js";
@@ -13,7 +13,7 @@ export function newJoinToken(): string {
 
 /** Join tokens are stored only as this hash. */
 export function hashJoinToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex");
+  return hash("sha256", token, "hex");
 }
 
 function fail(message: string): TesseraError {
@@ -35,11 +35,11 @@ export class JoinTokenAttestor implements Attestor {
   async attest(evidence: Record<string, unknown>): Promise<Evidence> {
     const token = evidence.token;
     if (typeof token !== "string" || !TOKEN_PATTERN.test(token)) throw fail("join token is malformed");
-    const hash = hashJoinToken(token);
-    const record = await this.store.getJoinToken(hash);
+    const tokenHash = hashJoinToken(token);
+    const record = await this.store.getJoinToken(tokenHash);
     // The lookup is by hash, so timing reveals nothing about the token; the
     // explicit comparison guards against a backend with case-folding lookups.
-    if (!record || !timingSafeEqual(Buffer.from(record.tokenHash, "hex"), Buffer.from(hash, "hex"))) {
+    if (!record || !timingSafeEqual(Buffer.from(record.tokenHash, "hex"), Buffer.from(tokenHash, "hex"))) {
       throw fail("join token is not valid");
     }
     if (record.usedAt !== null) throw new TesseraError("token_used", "join token has already been used");
@@ -49,7 +49,7 @@ export class JoinTokenAttestor implements Attestor {
       method: this.type,
       spiffeId: record.spiffeId,
       selectors: record.selectors,
-      joinTokenHash: hash,
+      joinTokenHash: tokenHash,
     };
   }
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AuditRecord } from "../store/store.js";
 
 /** Hash of the chain's start: the first row's prev_hash. */
@@ -7,7 +7,7 @@ export const GENESIS_HASH = "0".repeat(64);
 /** The hash a row must carry: SHA-256 over its predecessor's hash and its own content. */
 export function auditRowHash(row: Omit<AuditRecord, "hash">): string {
   const content = JSON.stringify([row.seq, row.at, row.actor, row.action, row.subject, row.details]);
-  return createHash("sha256").update(row.prevHash).update("\n").update(content).digest("hex");
+  return hash("sha256", `${row.prevHash}\n${content}`, "hex");
 }
 
 /** A row's place in the chain, kept elsewhere (a shipped log, a ticket) to check the log against later. */
