@@ -72,7 +72,10 @@ function decodeSpki(spki: Buffer): KnownKey | undefined {
     if (!oid || oid.tag !== Tag.OID) throw new DerError("bad AlgorithmIdentifier");
     const algorithm = decodeOid(oid.content);
     const bits = bitStringBytes(key);
-    if (algorithm === OID.ecPublicKey && params?.tag === Tag.OID) {
+    if (algorithm === OID.ecPublicKey) {
+      if (params?.tag !== Tag.OID) throw new DerError("an EC key must name its curve (RFC 5480)");
+      // Node 20 aborts the whole process when asked for the details of such a key
+      if (bits[0] === undefined || bits[0] === 0x00) throw new DerError("the EC point at infinity is not a public key");
       const curve = CURVES[decodeOid(params.content)];
       if (!curve || bits.length !== 1 + 2 * curve.size || bits[0] !== 0x04) return undefined;
       return { kty: "EC", crv: curve.crv, point: bits, size: curve.size };

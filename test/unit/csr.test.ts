@@ -13,6 +13,7 @@ import { parseCsr, parseCsrHere } from "../../src/x509/csr.js";
 import { distinguishedName } from "../../src/x509/extensions.js";
 import { leafTemplate } from "../../src/x509/leaf-certificate.js";
 import { pemEncode } from "../../src/x509/pem.js";
+import { csrWithKey, infinitySpki } from "../helpers/hostile-keys.js";
 import { opensslCsr } from "../helpers/openssl.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -99,6 +100,11 @@ function rejections(): Array<[string, () => string, string]> {
         d[spki.end - 1] = (d[spki.end - 1] as number) ^ 1; // the point's last byte: y
         return d;
       }),
+      "invalid_csr",
+    ],
+    [
+      "rejects/a key at the point at infinity (Node 20 aborts asked for its details)",
+      () => csrWithKey(infinitySpki()),
       "invalid_csr",
     ],
     ["rejects/truncated", corrupt((d) => d.subarray(0, d.length - 10)), "invalid_csr"],

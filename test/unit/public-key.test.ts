@@ -1,6 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { publicKeyFromSpki, publicKeyFromSpkiToVerify } from "../../src/crypto/public-key.js";
+import { infinitySpki } from "../helpers/hostile-keys.js";
 
 const spkiOf = (k: KeyObject) => k.export({ type: "spki", format: "der" });
 const p256 = () => Buffer.from(spkiOf(generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey));
@@ -53,6 +55,21 @@ describe.each([
     await expect(importKey(spki)).rejects.toThrow();
   });
 
+  it.each([
+    ["P-256", "1.2.840.10045.3.1.7"],
+    ["P-521", "1.3.132.0.35"],
+  ])("rejects/the point at infinity as a %s key (Node 20 aborts the process when asked for its details)", async (_curve, oid) => {
+    await expect(importKey(infinitySpki(oid))).rejects.toThrow("point at infinity");
+  });
+
+  it("rejects/an EC key with explicit curve parameters rather than a named curve (RFC 5480)", async () => {
+    const { publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const named = spkiOf(publicKey);
+    const explicit = opensslExplicitSpki(publicKey);
+    expect(explicit.length).toBeGreaterThan(named.length + 100); // the control: the curve really is spelled out
+    await expect(importKey(explicit)).rejects.toThrow("must name its curve");
+  });
+
   it("rejects/trailing bytes after a valid key (OpenSSL's DER decoder would ignore them)", async () => {
     await expect(importKey(Buffer.concat([p256(), Buffer.from([0])]))).rejects.toThrow("malformed");
   });
@@ -83,4 +100,14 @@ function smallP256Point(): { x: bigint; y: bigint } {
     const y = powMod(rhs, (P256_PRIME + 1n) / 4n, P256_PRIME);
     if ((y * y) % P256_PRIME === rhs) return { x, y };
   }
+}
+
+/** The same key with its curve's parameters spelled out, as `openssl ec -param_enc explicit` writes it. */
+function opensslExplicitSpki(publicKey: KeyObject): Buffer {
+  const pem = publicKey.export({ type: "spki", format: "pem" }) as string;
+  const out = execFileSync("openssl", ["ec", "-pubin", "-pubout", "-param_enc", "explicit", "-outform", "DER"], {
+    input: pem,
+    stdio: ["pipe", "pipe", "ignore"],
+  });
+  return Buffer.from(out);
 }
