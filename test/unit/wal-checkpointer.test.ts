@@ -179,7 +179,7 @@ describe("checkpointStep: a passive checkpoint, then a restart once the WAL is l
     const { store, checkpointer } = pair();
     await issue(store, 100);
     const step = checkpointStep(checkpointer, 100_000);
-    expect(step).toMatchObject({ busy: false, restarted: false });
+    expect(step).toMatchObject({ busy: false, restartTried: false, restarted: false });
     expect(step.checkpointed).toBe(step.walFrames);
     expect(step.walFrames).toBeGreaterThan(0);
     checkpointer.close();
@@ -190,7 +190,7 @@ describe("checkpointStep: a passive checkpoint, then a restart once the WAL is l
     const { store, checkpointer } = pair();
     await issue(store, 100);
     const step = checkpointStep(checkpointer, 10);
-    expect(step).toMatchObject({ busy: false, restarted: true });
+    expect(step).toMatchObject({ busy: false, restartTried: true, restarted: true });
     await issue(store, 1);
     expect(walFrames(checkpointer)).toBeLessThan(step.walFrames);
     expect(checkpointer.pragma("busy_timeout", { simple: true })).toBe(0);
@@ -205,7 +205,7 @@ describe("checkpointStep: a passive checkpoint, then a restart once the WAL is l
     writer.exec("BEGIN IMMEDIATE");
     try {
       const step = checkpointStep(checkpointer, 10);
-      expect(step).toMatchObject({ busy: true, restarted: false });
+      expect(step).toMatchObject({ busy: true, restartTried: true, restarted: false });
     } finally {
       writer.exec("ROLLBACK");
       writer.close();

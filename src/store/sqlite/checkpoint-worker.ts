@@ -6,13 +6,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import {
-  type CheckpointReport,
-  type CheckpointThreadData,
-  checkpointStep,
-  RESTART_FRAMES,
-  truncateWal,
-} from "./wal-checkpointer.js";
+import { type CheckpointReport, type CheckpointThreadData, checkpointStep, truncateWal } from "./wal-checkpointer.js";
 
 const data = workerData as CheckpointThreadData;
 const db = new Database(data.file, { fileMustExist: true });
@@ -34,8 +28,8 @@ let nextRestartAt = 0;
 
 function checkpoint(): void {
   const mayRestart = Date.now() >= nextRestartAt;
-  const step = checkpointStep(db, mayRestart && !process.env.NO_RESTART ? data.restartFrames : Number.POSITIVE_INFINITY);
-  if (mayRestart && step.walFrames >= (data.restartFrames ?? RESTART_FRAMES)) {
+  const step = checkpointStep(db, mayRestart ? data.restartFrames : Number.POSITIVE_INFINITY);
+  if (step.restartTried) {
     restartFailures = step.restarted ? 0 : restartFailures + 1;
     nextRestartAt = step.restarted ? 0 : Date.now() + Math.min(RESTART_MAX_BACKOFF_MS, data.intervalMs * 2 ** restartFailures);
   }

@@ -48,8 +48,7 @@ export function truncateWal(db: Database.Database, busyTimeoutMs: number): boole
  * snapshot while the next batches are appended), so the WAL grew to the
  * request-path connection's FALLBACK_AUTOCHECKPOINT_FRAMES and that
  * connection checkpointed inside a commit: 13–29 ms with the event loop
- * stopped, every ~1.5 s at ~4,500 issuances/s, which was most of the slowest
- * percent of requests.
+ * stopped, every ~1.5 s at ~4,500 issuances/s (the worst stalls at c=64).
  */
 export const RESTART_FRAMES = 2_000;
 
@@ -65,6 +64,8 @@ export interface CheckpointStep {
   busy: boolean;
   walFrames: number;
   checkpointed: number;
+  /** A restart was tried: the WAL had grown past restartFrames. */
+  restartTried: boolean;
   /** The WAL is all in the database file and no reader needs it: the next commit starts it over. */
   restarted: boolean;
 }
@@ -85,17 +86,24 @@ function checkpointWal(db: Database.Database, mode: "PASSIVE" | "RESTART"): Chec
  */
 export function checkpointStep(db: Database.Database, restartFrames = RESTART_FRAMES): CheckpointStep {
   const passive = checkpointWal(db, "PASSIVE");
-  if (!passive) return { busy: true, walFrames: 0, checkpointed: 0, restarted: false };
-  const step = { busy: passive.busy !== 0, walFrames: passive.log, checkpointed: passive.checkpointed, restarted: false };
+  if (!passive) return { busy: true, walFrames: 0, checkpointed: 0, restartTried: false, restarted: false };
+  const step = {
+    busy: passive.busy !== 0,
+    walFrames: passive.log,
+    checkpointed: passive.checkpointed,
+    restartTried: false,
+    restarted: false,
+  };
   if (step.busy || step.walFrames < restartFrames) return step;
   db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
   try {
     const restart = checkpointWal(db, "RESTART");
-    if (!restart) return step;
+    if (!restart) return { ...step, restartTried: true };
     return {
       busy: restart.busy !== 0,
       walFrames: restart.log,
       checkpointed: restart.checkpointed,
+      restartTried: true,
       restarted: restart.busy === 0,
     };
   } finally {
