@@ -84,7 +84,10 @@ function decodeSpki(spki: Buffer): KnownKey | undefined {
     if (algorithm === OID.rsaEncryption) {
       const rsa = readWhole(bits, Tag.SEQUENCE, "RSAPublicKey");
       const [n, e, ...more] = children(rsa, bits);
-      if (!n || !e || more.length || n.tag !== Tag.INTEGER || e.tag !== Tag.INTEGER) return undefined;
+      if (!n || !e || more.length || n.tag !== Tag.INTEGER || e.tag !== Tag.INTEGER) throw new DerError("bad RSAPublicKey");
+      // a JWK has no sign: a negative one would be checked as another number than the certificate carries
+      if (((n.content[0] ?? 0x80) | (e.content[0] ?? 0x80)) & 0x80)
+        throw new DerError("RSA modulus and exponent must be positive");
       return { kty: "RSA", n: n.content, e: e.content };
     }
     return undefined;

@@ -1,7 +1,7 @@
 import { type KeyObject, verify } from "node:crypto";
 import { promisify } from "node:util";
 import { publicKeyFromSpki, publicKeyFromSpkiToVerify } from "../crypto/public-key.js";
-import { bitStringBytes, children, DerError, decodeOid, expectTlv, readWhole, Tag } from "../der/der-reader.js";
+import { bitStringBytes, children, DerError, decodeOid, expectTlv, readWhole, Tag, type Tlv } from "../der/der-reader.js";
 import { OID } from "../der/oids.js";
 import { TesseraError } from "../errors.js";
 import { pemDecodeOne } from "./pem.js";
@@ -29,6 +29,55 @@ const SIGNATURE_HASH: Record<string, { hash: string | null; keyType: string }> =
 
 function bad(message: string, cause?: unknown): TesseraError {
   return new TesseraError("invalid_csr", message, { cause });
+}
+
+const ACCEPTED_CURVES: Record<string, string> = { [OID.prime256v1]: "prime256v1", [OID.secp384r1]: "secp384r1" };
+const OTHER_CURVES: Record<string, string> = {
+  "1.3.132.0.35": "secp521r1",
+  "1.3.132.0.10": "secp256k1",
+  "1.3.36.3.3.2.8.1.1.7": "brainpoolP256r1",
+  "1.2.156.10197.1.301": "SM2",
+};
+const OTHER_KEY_TYPES: Record<string, string> = {
+  "1.2.840.10040.4.1": "dsa",
+  "1.2.840.113549.1.3.1": "dh",
+  "1.2.840.10046.2.1": "dh",
+  "1.3.101.110": "x25519",
+  "1.3.101.111": "x448",
+  "1.3.101.113": "ed448",
+  "1.2.840.113549.1.1.10": "rsa-pss",
+};
+
+/**
+ * Refuses, from the SubjectPublicKeyInfo's DER alone, every key type and
+ * curve a workload may not use, so that none of them reaches OpenSSL: Node 20
+ * aborts the whole process when asked for the details of some keys OpenSSL
+ * does import (a DSA key with bad parameters; an EC point at infinity, which
+ * publicKeyFromSpki refuses).
+ */
+function checkKeyAlgorithm(spki: Buffer): void {
+  let algorithm: string;
+  let params: Tlv | undefined;
+  try {
+    const outer = readWhole(spki, Tag.SEQUENCE, "SubjectPublicKeyInfo");
+    const [alg] = children(outer, spki);
+    if (!alg || alg.tag !== Tag.SEQUENCE) throw new DerError("bad SubjectPublicKeyInfo");
+    const [oid, p] = children(alg, spki);
+    if (!oid || oid.tag !== Tag.OID) throw new DerError("bad AlgorithmIdentifier");
+    algorithm = decodeOid(oid.content);
+    params = p;
+  } catch (e) {
+    if (e instanceof DerError) throw bad(`CSR public key cannot be decoded: ${e.message}`, e);
+    throw e;
+  }
+  if (algorithm === OID.ecPublicKey) {
+    const curve = params?.tag === Tag.OID ? decodeOid(params.content) : undefined;
+    if (curve !== undefined && ACCEPTED_CURVES[curve]) return;
+    const name = curve === undefined ? "given by explicit parameters" : (OTHER_CURVES[curve] ?? curve);
+    throw new TesseraError("unsupported_key", `EC curve ${name} is not accepted; use P-256 or P-384`);
+  }
+  if (algorithm === OID.ed25519 || algorithm === OID.rsaEncryption) return;
+  throw new TesseraError("unsupported_key", `key type ${OTHER_KEY_TYPES[algorithm] ?? algorithm} is not accepted`);
 }
 
 /** Accepted workload keys: P-256, P-384, Ed25519, RSA 2048–8192 bits. */
@@ -160,6 +209,7 @@ interface CsrParts {
 
 /** The parts with their key imported by `importKey`, once the key and the signature algorithm are accepted. */
 function withKey(parts: CsrParts, importKey: (spki: Buffer) => KeyObject): DecodedCsr {
+  checkKeyAlgorithm(parts.spki);
   let publicKey: KeyObject;
   try {
     publicKey = importKey(parts.spki);
@@ -170,6 +220,7 @@ function withKey(parts: CsrParts, importKey: (spki: Buffer) => KeyObject): Decod
 }
 
 async function withKeyAsync(parts: CsrParts): Promise<DecodedCsr> {
+  checkKeyAlgorithm(parts.spki);
   const publicKey = await publicKeyFromSpkiToVerify(parts.spki).catch((e: unknown) => {
     throw bad("CSR public key cannot be decoded", e);
   });

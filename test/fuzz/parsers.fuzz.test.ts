@@ -8,7 +8,15 @@ import { generateKeyPair } from "../../src/crypto/key-types.js";
 import { publicKeyFromSpki, publicKeyFromSpkiToVerify } from "../../src/crypto/public-key.js";
 import { Signer } from "../../src/crypto/signer.js";
 import { readTlv } from "../../src/der/der-reader.js";
-import { explicit, objectIdentifier, octetString, sequence, smallInteger, unsignedInteger } from "../../src/der/der-writer.js";
+import {
+  bitString,
+  explicit,
+  objectIdentifier,
+  octetString,
+  sequence,
+  smallInteger,
+  unsignedInteger,
+} from "../../src/der/der-writer.js";
 import { parseDuration } from "../../src/duration.js";
 import { parseSelector } from "../../src/identity/selector.js";
 import { parseSpiffeId } from "../../src/identity/spiffe-id.js";
@@ -18,6 +26,7 @@ import { buildCsr } from "../../src/x509/build-csr.js";
 import { certificateParts } from "../../src/x509/certificate-info.js";
 import { parseCsr, parseCsrHere } from "../../src/x509/csr.js";
 import { pemEncode } from "../../src/x509/pem.js";
+import { csrWithKey } from "../helpers/hostile-keys.js";
 import { isExpectedError, printTallyAfterAll, RUNS, tally } from "./fuzz-helpers.js";
 
 printTallyAfterAll("parsers");
@@ -159,6 +168,89 @@ describe("fuzz: DER and PEM parsers fail only with typed errors", () => {
     );
   });
 });
+
+/**
+ * SubjectPublicKeyInfos of every key type OpenSSL knows, with hostile parameters and key bits. Node 20
+ * aborts the whole process when asked for the details of some keys OpenSSL imports (found this way:
+ * a DSA key with random parameters, an EC point at infinity), so a failure here can end the run.
+ */
+const hostileSpki: fc.Arbitrary<Buffer> = fc
+  .tuple(
+    fc.constantFrom(
+      "1.2.840.10045.2.1", // EC
+      "1.2.840.10040.4.1", // DSA
+      "1.2.840.113549.1.3.1", // DH (PKCS #3)
+      "1.2.840.10046.2.1", // DH (X9.42)
+      "1.2.840.113549.1.1.1", // RSA
+      "1.2.840.113549.1.1.10", // RSA-PSS
+      "1.3.101.110", // X25519
+      "1.3.101.111", // X448
+      "1.3.101.112", // Ed25519
+      "1.3.101.113", // Ed448
+    ),
+    fc.oneof(
+      fc.constant<Buffer[]>([]),
+      fc.constant([Buffer.from([5, 0])]),
+      fc
+        .constantFrom("1.2.840.10045.3.1.7", "1.3.132.0.34", "1.3.132.0.35", "1.3.132.0.10", "1.2.156.10197.1.301")
+        .map((curve) => [objectIdentifier(curve)]),
+      // domain parameters (DSA, DH): integers of the sizes real ones have, which OpenSSL takes further
+      fc
+        .array(
+          fc.constantFrom(1, 21, 33, 65, 129).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
+          { minLength: 3, maxLength: 3 },
+        )
+        .map((ints) => [sequence(...ints.map((i) => unsignedInteger(Buffer.from(i))))]),
+    ),
+    fc.oneof(
+      fc.uint8Array({ maxLength: 140 }).map((b) => Buffer.from(b)),
+      fc.uint8Array({ minLength: 1, maxLength: 140 }).map((b) => unsignedInteger(Buffer.from(b))),
+      // an INTEGER of any sign (a negative DSA public key is one Node 20 aborts on)
+      fc.uint8Array({ minLength: 1, maxLength: 100 }).map((b) => Buffer.concat([Buffer.from([2, b.length]), Buffer.from(b)])),
+      // an INTEGER and bytes after it, which OpenSSL's decoders have been seen to ignore
+      fc
+        .tuple(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.uint8Array({ minLength: 1, maxLength: 40 }))
+        .map(([i, junk]) => Buffer.concat([unsignedInteger(Buffer.from(i)), Buffer.from(junk)])),
+      fc
+        .tuple(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.uint8Array({ minLength: 1, maxLength: 4 }))
+        .map(([n, e]) => sequence(unsignedInteger(Buffer.from(n)), unsignedInteger(Buffer.from(e)))),
+      fc
+        .constantFrom(0, 2, 3, 4, 6)
+        .chain((prefix) => fc.uint8Array({ maxLength: 132 }).map((b) => Buffer.concat([Buffer.from([prefix]), Buffer.from(b)]))),
+    ),
+  )
+  .map(([algorithm, params, key]) => sequence(sequence(objectIdentifier(algorithm), ...params), bitString(key)));
+
+describe("fuzz: hostile keys in CSRs are refused with typed errors, and never take the process down", () => {
+  it("parseCsr and parseCsrHere on CSRs carrying hostile SubjectPublicKeyInfos", async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileSpki, async (spki) => {
+        const csr = csrWithKey(spki); // its signature proves nothing: no key may get past the check
+        let ok = !survivesAccepted(() => parseCsr(csr));
+        try {
+          await parseCsrHere(csr);
+          ok = false;
+        } catch (e) {
+          ok &&= isExpectedError(e);
+        }
+        tally(ok);
+        return ok;
+      }),
+      { numRuns: RUNS * 10 },
+    );
+  });
+});
+
+/** True if `fn` returned; false if it threw a typed error; rethrows anything else. */
+function survivesAccepted(fn: () => unknown): boolean {
+  try {
+    fn();
+    return true;
+  } catch (e) {
+    if (isExpectedError(e)) return false;
+    throw e;
+  }
+}
 
 describe("fuzz: the two ways of importing a public key agree", () => {
   it("publicKeyFromSpkiToVerify accepts exactly the mutated keys publicKeyFromSpki accepts, as the same keys", async () => {

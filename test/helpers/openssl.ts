@@ -14,7 +14,7 @@ export function openssl(args: string[], input?: string | Buffer): OpensslResult 
   return { status, stdout, stderr };
 }
 
-export type CsrKey = "ec-p256" | "ec-p384" | "ed25519" | "rsa-2048" | "rsa-1024";
+export type CsrKey = "ec-p256" | "ec-p384" | "ed25519" | "rsa-2048" | "rsa-1024" | "ec-p521" | "ec-secp256k1" | "ed448";
 
 const NEWKEY: Record<CsrKey, string[]> = {
   "ec-p256": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
@@ -22,6 +22,9 @@ const NEWKEY: Record<CsrKey, string[]> = {
   ed25519: ["-newkey", "ed25519"],
   "rsa-2048": ["-newkey", "rsa:2048"],
   "rsa-1024": ["-newkey", "rsa:1024"],
+  "ec-p521": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"],
+  "ec-secp256k1": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp256k1"],
+  ed448: ["-newkey", "ed448"],
 };
 
 /** A key and CSR made by openssl, optionally asking for names the CA must ignore. */

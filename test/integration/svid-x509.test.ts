@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { csrWithKey, infinitySpki } from "../helpers/hostile-keys.js";
+import { ABORTING_DSA_SPKI, csrWithKey, infinitySpki } from "../helpers/hostile-keys.js";
 import { openssl, opensslCsr, writeTemp } from "../helpers/openssl.js";
 import { runCli, startTestServer, type TestServer } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -164,6 +164,7 @@ describe("bad requests get a clear 4xx and change nothing", () => {
     ["rejects/a certificate instead of a CSR", () => server.bundle, 400, "invalid_csr"],
     // Node 20 aborts the process that asks such a key for its details: the server must answer, and go on answering
     ["rejects/a key at the point at infinity", () => csrWithKey(infinitySpki()), 400, "invalid_csr"],
+    ["rejects/a DSA key with parameters Node 20 aborts on", () => csrWithKey(ABORTING_DSA_SPKI), 400, "unsupported_key"],
   ];
 
   it.each(badCsrCases)("%s", async (_name, makeCsr, status, code) => {

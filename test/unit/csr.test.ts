@@ -13,7 +13,7 @@ import { parseCsr, parseCsrHere } from "../../src/x509/csr.js";
 import { distinguishedName } from "../../src/x509/extensions.js";
 import { leafTemplate } from "../../src/x509/leaf-certificate.js";
 import { pemEncode } from "../../src/x509/pem.js";
-import { csrWithKey, infinitySpki } from "../helpers/hostile-keys.js";
+import { ABORTING_DSA_SPKI, csrWithKey, explicitCurveSpki, infinitySpki } from "../helpers/hostile-keys.js";
 import { opensslCsr } from "../helpers/openssl.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -76,6 +76,15 @@ function rejections(): Array<[string, () => string, string]> {
   };
   return [
     ["rejects/RSA-1024", () => opensslCsr(tmp.dir, "rsa-1024").csrPem, "unsupported_key"],
+    ["rejects/a P-521 key", () => opensslCsr(tmp.dir, "ec-p521").csrPem, "unsupported_key"],
+    ["rejects/a secp256k1 key", () => opensslCsr(tmp.dir, "ec-secp256k1").csrPem, "unsupported_key"],
+    ["rejects/an Ed448 key", () => opensslCsr(tmp.dir, "ed448").csrPem, "unsupported_key"],
+    [
+      "rejects/a DSA key that Node 20 aborts on when asked for its details",
+      () => csrWithKey(ABORTING_DSA_SPKI),
+      "unsupported_key",
+    ],
+    ["rejects/an EC key with explicit curve parameters", () => csrWithKey(explicitCurveSpki()), "unsupported_key"],
     [
       "rejects/flipped signature bit",
       corrupt((d) => {

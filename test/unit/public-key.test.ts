@@ -1,8 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { publicKeyFromSpki, publicKeyFromSpkiToVerify } from "../../src/crypto/public-key.js";
-import { infinitySpki } from "../helpers/hostile-keys.js";
+import { bitString, objectIdentifier, sequence, smallInteger, tlv, unsignedInteger } from "../../src/der/der-writer.js";
+import { OID } from "../../src/der/oids.js";
+import { explicitCurveSpki, infinitySpki } from "../helpers/hostile-keys.js";
 
 const spkiOf = (k: KeyObject) => k.export({ type: "spki", format: "der" });
 const p256 = () => Buffer.from(spkiOf(generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey));
@@ -63,11 +64,21 @@ describe.each([
   });
 
   it("rejects/an EC key with explicit curve parameters rather than a named curve (RFC 5480)", async () => {
-    const { publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    const named = spkiOf(publicKey);
-    const explicit = opensslExplicitSpki(publicKey);
-    expect(explicit.length).toBeGreaterThan(named.length + 100); // the control: the curve really is spelled out
+    const explicit = explicitCurveSpki();
+    expect(explicit.length).toBeGreaterThan(p256().length + 100); // the control: the curve really is spelled out
     await expect(importKey(explicit)).rejects.toThrow("must name its curve");
+  });
+
+  it("rejects/an RSA key whose modulus is a negative INTEGER (a JWK would check another number than the certificate carries)", async () => {
+    const jwk = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ format: "jwk" });
+    const n = Buffer.from(jwk.n as string, "base64url"); // its top bit is set: as a DER INTEGER it needs a leading 00
+    const spkiWith = (modulus: Buffer) =>
+      sequence(
+        sequence(objectIdentifier(OID.rsaEncryption), Buffer.from([5, 0])),
+        bitString(sequence(modulus, smallInteger(65537))),
+      );
+    await expect(importKey(spkiWith(unsignedInteger(n)))).resolves.toBeDefined(); // the control
+    await expect(importKey(spkiWith(tlv(0x02, n)))).rejects.toThrow("must be positive");
   });
 
   it("rejects/trailing bytes after a valid key (OpenSSL's DER decoder would ignore them)", async () => {
@@ -100,14 +111,4 @@ function smallP256Point(): { x: bigint; y: bigint } {
     const y = powMod(rhs, (P256_PRIME + 1n) / 4n, P256_PRIME);
     if ((y * y) % P256_PRIME === rhs) return { x, y };
   }
-}
-
-/** The same key with its curve's parameters spelled out, as `openssl ec -param_enc explicit` writes it. */
-function opensslExplicitSpki(publicKey: KeyObject): Buffer {
-  const pem = publicKey.export({ type: "spki", format: "pem" }) as string;
-  const out = execFileSync("openssl", ["ec", "-pubin", "-pubout", "-param_enc", "explicit", "-outform", "DER"], {
-    input: pem,
-    stdio: ["pipe", "pipe", "ignore"],
-  });
-  return Buffer.from(out);
 }
