@@ -34,7 +34,7 @@ export function serverMetrics(crl: CrlService, ca: CaManager): Metrics {
   metrics.describe(METRIC.walCheckpoints, "Checkpoints of the database's WAL made by this process's checkpoint thread");
   metrics.describe(
     METRIC.walRestarts,
-    "Times this process's checkpoint thread had the WAL start over from its beginning once it grew past 2,000 frames",
+    "Times this process's checkpoint thread had the WAL start over from its beginning once it grew past 8,000 frames",
   );
   metrics.describe(
     METRIC.walFrames,
