@@ -30,18 +30,23 @@ export function generateKeyPair(type: KeyType): KeyPair {
 
 /** The Tessera key type of a key, or undefined for keys Tessera does not use for itself. */
 export function keyTypeOf(key: KeyObject): KeyType | undefined {
-  const details = key.asymmetricKeyDetails ?? {};
+  // details only of the types that have the ones wanted: Node 20 aborts the process when asked
+  // for those of some malformed keys of other types (a DSA key with a negative public value)
   switch (key.asymmetricKeyType) {
-    case "ec":
-      if (details.namedCurve === "prime256v1") return "ec-p256";
-      if (details.namedCurve === "secp384r1") return "ec-p384";
+    case "ec": {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      if (curve === "prime256v1") return "ec-p256";
+      if (curve === "secp384r1") return "ec-p384";
       return undefined;
+    }
     case "ed25519":
       return "ed25519";
-    case "rsa":
-      if (details.modulusLength === 2048) return "rsa-2048";
-      if (details.modulusLength === 3072) return "rsa-3072";
+    case "rsa": {
+      const bits = key.asymmetricKeyDetails?.modulusLength;
+      if (bits === 2048) return "rsa-2048";
+      if (bits === 3072) return "rsa-3072";
       return undefined;
+    }
     default:
       return undefined;
   }

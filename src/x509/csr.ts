@@ -82,15 +82,17 @@ function checkKeyAlgorithm(spki: Buffer): void {
 
 /** Accepted workload keys: P-256, P-384, Ed25519, RSA 2048–8192 bits. */
 export function checkWorkloadKey(key: KeyObject): void {
-  const details = key.asymmetricKeyDetails ?? {};
+  // details only for the types that need them (see checkKeyAlgorithm)
   switch (key.asymmetricKeyType) {
-    case "ec":
-      if (details.namedCurve === "prime256v1" || details.namedCurve === "secp384r1") return;
-      throw new TesseraError("unsupported_key", `EC curve ${details.namedCurve ?? "?"} is not accepted; use P-256 or P-384`);
+    case "ec": {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      if (curve === "prime256v1" || curve === "secp384r1") return;
+      throw new TesseraError("unsupported_key", `EC curve ${curve ?? "?"} is not accepted; use P-256 or P-384`);
+    }
     case "ed25519":
       return;
     case "rsa": {
-      const bits = details.modulusLength ?? 0;
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
       if (bits < 2048) throw new TesseraError("unsupported_key", `RSA key of ${bits} bits is too small; at least 2048 required`);
       if (bits > 8192) throw new TesseraError("unsupported_key", `RSA key of ${bits} bits is too large; at most 8192`);
       return;

@@ -1,15 +1,15 @@
 import "reflect-metadata";
-import { webcrypto, X509Certificate } from "node:crypto";
+import { createPublicKey, webcrypto, X509Certificate } from "node:crypto";
 import type { Worker } from "node:worker_threads";
 import * as x509 from "@peculiar/x509";
 import { afterAll, describe, expect, it } from "vitest";
 import { CryptoThreads } from "../../src/crypto/crypto-threads.js";
-import { generateKeyPair } from "../../src/crypto/key-types.js";
+import { generateKeyPair, keyTypeOf } from "../../src/crypto/key-types.js";
 import { Signer } from "../../src/crypto/signer.js";
 import { children, readWhole, Tag, type Tlv } from "../../src/der/der-reader.js";
 import { sequence } from "../../src/der/der-writer.js";
 import { certificateParts } from "../../src/x509/certificate-info.js";
-import { parseCsr, parseCsrHere } from "../../src/x509/csr.js";
+import { checkWorkloadKey, parseCsr, parseCsrHere } from "../../src/x509/csr.js";
 import { distinguishedName } from "../../src/x509/extensions.js";
 import { leafTemplate } from "../../src/x509/leaf-certificate.js";
 import { pemEncode } from "../../src/x509/pem.js";
@@ -65,6 +65,19 @@ describe("CSR parsing and proof of possession", () => {
   it("ignores everything in the CSR but its key", () => {
     const { csrPem } = opensslCsr(tmp.dir, "ec-p256", { subject: "/CN=root/O=evil", sans: "URI:spiffe://evil.org/x" });
     expect(Object.keys(parseCsr(csrPem)).sort()).toEqual(["isRsa", "publicKey", "spki"]);
+  });
+});
+
+describe("keys Node 20 aborts on when asked for their details", () => {
+  // imported as OpenSSL does; only their type may be asked (the test process would abort otherwise)
+  const dsa = createPublicKey({ key: ABORTING_DSA_SPKI, format: "der", type: "spki" });
+
+  it("rejects/the DSA key with a negative public value in checkWorkloadKey, by its type alone", () => {
+    expect(() => checkWorkloadKey(dsa)).toThrow(expect.objectContaining({ code: "unsupported_key" }));
+  });
+
+  it("keyTypeOf answers that it is no key Tessera uses, by its type alone", () => {
+    expect(keyTypeOf(dsa)).toBeUndefined();
   });
 });
 
