@@ -1,5 +1,5 @@
 import { createPublicKey, KeyObject, webcrypto } from "node:crypto";
-import { bitStringBytes, children, DerError, decodeOid, readWhole, Tag } from "../der/der-reader.js";
+import { bitStringBytes, children, DerError, decodeOid, readWhole, Tag, type Tlv } from "../der/der-reader.js";
 import { OID } from "../der/oids.js";
 
 const CURVES: Record<string, { crv: "P-256" | "P-384"; size: number }> = {
@@ -62,21 +62,42 @@ export async function publicKeyFromSpkiToVerify(spki: Buffer): Promise<KeyObject
   return KeyObject.from(key);
 }
 
-/** The key in one of the shapes above, undefined for well-formed keys of other shapes; throws DerError if malformed. */
-function decodeSpki(spki: Buffer): KnownKey | undefined {
+/** The parts of a SubjectPublicKeyInfo: its algorithm, the curve it names (if any), its parameters and key bits. */
+export interface SpkiParts {
+  algorithm: string;
+  /** The named curve's OID, for a key whose parameters are one. */
+  curve: string | undefined;
+  params: Tlv | undefined;
+  bits: Buffer;
+}
+
+/** Reads a SubjectPublicKeyInfo's structure; throws DerError if it is malformed (trailing bytes included). */
+export function spkiParts(spki: Buffer): SpkiParts {
   try {
     const outer = readWhole(spki, Tag.SEQUENCE, "SubjectPublicKeyInfo");
     const [alg, key, ...extra] = children(outer, spki);
     if (!alg || !key || extra.length || alg.tag !== Tag.SEQUENCE) throw new DerError("bad SubjectPublicKeyInfo");
     const [oid, params] = children(alg, spki);
     if (!oid || oid.tag !== Tag.OID) throw new DerError("bad AlgorithmIdentifier");
-    const algorithm = decodeOid(oid.content);
-    const bits = bitStringBytes(key);
+    const curve = params?.tag === Tag.OID ? decodeOid(params.content) : undefined;
+    return { algorithm: decodeOid(oid.content), curve, params, bits: bitStringBytes(key) };
+  } catch (e) {
+    // Malformed DER is an error, never a fallback: OpenSSL's decoder is
+    // lenient (it ignores trailing bytes, for one) — found by fuzzing.
+    if (e instanceof DerError) throw new DerError(`malformed SubjectPublicKeyInfo: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The key in one of the shapes above, undefined for well-formed keys of other shapes; throws DerError if malformed. */
+function decodeSpki(spki: Buffer): KnownKey | undefined {
+  const { algorithm, curve: curveOid, params, bits } = spkiParts(spki);
+  try {
     if (algorithm === OID.ecPublicKey) {
-      if (params?.tag !== Tag.OID) throw new DerError("an EC key must name its curve (RFC 5480)");
+      if (curveOid === undefined) throw new DerError("an EC key must name its curve (RFC 5480)");
       // Node 20 aborts the whole process when asked for the details of such a key
       if (bits[0] === undefined || bits[0] === 0x00) throw new DerError("the EC point at infinity is not a public key");
-      const curve = CURVES[decodeOid(params.content)];
+      const curve = CURVES[curveOid];
       if (!curve || bits.length !== 1 + 2 * curve.size || bits[0] !== 0x04) return undefined;
       return { kty: "EC", crv: curve.crv, point: bits, size: curve.size };
     }
@@ -92,8 +113,6 @@ function decodeSpki(spki: Buffer): KnownKey | undefined {
     }
     return undefined;
   } catch (e) {
-    // Malformed DER is an error, never a fallback: OpenSSL's decoder is
-    // lenient (it ignores trailing bytes, for one) — found by fuzzing.
     if (e instanceof DerError) throw new DerError(`malformed SubjectPublicKeyInfo: ${e.message}`);
     throw e;
   }

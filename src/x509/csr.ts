@@ -1,7 +1,7 @@
 import { type KeyObject, verify } from "node:crypto";
 import { promisify } from "node:util";
-import { publicKeyFromSpki, publicKeyFromSpkiToVerify } from "../crypto/public-key.js";
-import { bitStringBytes, children, DerError, decodeOid, expectTlv, readWhole, Tag, type Tlv } from "../der/der-reader.js";
+import { publicKeyFromSpki, publicKeyFromSpkiToVerify, type SpkiParts, spkiParts } from "../crypto/public-key.js";
+import { bitStringBytes, children, DerError, decodeOid, expectTlv, readWhole, Tag } from "../der/der-reader.js";
 import { OID } from "../der/oids.js";
 import { TesseraError } from "../errors.js";
 import { pemDecodeOne } from "./pem.js";
@@ -31,7 +31,7 @@ function bad(message: string, cause?: unknown): TesseraError {
   return new TesseraError("invalid_csr", message, { cause });
 }
 
-const ACCEPTED_CURVES: Record<string, string> = { [OID.prime256v1]: "prime256v1", [OID.secp384r1]: "secp384r1" };
+const ACCEPTED_CURVES = new Set<string>([OID.prime256v1, OID.secp384r1]);
 const OTHER_CURVES: Record<string, string> = {
   "1.3.132.0.35": "secp521r1",
   "1.3.132.0.10": "secp256k1",
@@ -52,27 +52,20 @@ const OTHER_KEY_TYPES: Record<string, string> = {
  * Refuses, from the SubjectPublicKeyInfo's DER alone, every key type and
  * curve a workload may not use, so that none of them reaches OpenSSL: Node 20
  * aborts the whole process when asked for the details of some keys OpenSSL
- * does import (a DSA key with bad parameters; an EC point at infinity, which
- * publicKeyFromSpki refuses).
+ * does import (a DSA key with a negative public value; an EC point at
+ * infinity, which publicKeyFromSpki refuses).
  */
 function checkKeyAlgorithm(spki: Buffer): void {
-  let algorithm: string;
-  let params: Tlv | undefined;
+  let parts: SpkiParts;
   try {
-    const outer = readWhole(spki, Tag.SEQUENCE, "SubjectPublicKeyInfo");
-    const [alg] = children(outer, spki);
-    if (!alg || alg.tag !== Tag.SEQUENCE) throw new DerError("bad SubjectPublicKeyInfo");
-    const [oid, p] = children(alg, spki);
-    if (!oid || oid.tag !== Tag.OID) throw new DerError("bad AlgorithmIdentifier");
-    algorithm = decodeOid(oid.content);
-    params = p;
+    parts = spkiParts(spki);
   } catch (e) {
     if (e instanceof DerError) throw bad(`CSR public key cannot be decoded: ${e.message}`, e);
     throw e;
   }
+  const { algorithm, curve } = parts;
   if (algorithm === OID.ecPublicKey) {
-    const curve = params?.tag === Tag.OID ? decodeOid(params.content) : undefined;
-    if (curve !== undefined && ACCEPTED_CURVES[curve]) return;
+    if (curve !== undefined && ACCEPTED_CURVES.has(curve)) return;
     const name = curve === undefined ? "given by explicit parameters" : (OTHER_CURVES[curve] ?? curve);
     throw new TesseraError("unsupported_key", `EC curve ${name} is not accepted; use P-256 or P-384`);
   }

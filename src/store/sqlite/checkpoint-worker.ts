@@ -35,7 +35,7 @@ function checkpoint(): void {
   }
   if (step.busy || step.walFrames <= 0) return;
   // an idle WAL, already copied, answers the same each time: say so once
-  if (step.walFrames === last.walFrames && step.checkpointed === last.checkpointed) return;
+  if (!step.restarted && step.walFrames === last.walFrames && step.checkpointed === last.checkpointed) return;
   last = step;
   report({ type: "checkpoint", walFrames: step.walFrames, checkpointed: step.checkpointed, restarted: step.restarted });
 }
