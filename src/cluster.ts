@@ -1,9 +1,12 @@
 import cluster, { type Worker } from "node:cluster";
+import { createServer as createNetServer, type Server as NetServer } from "node:net";
 import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import { systemClock } from "./clock.js";
-import type { ServeConfig } from "./config.js";
+import type { ListenAddress, ServeConfig } from "./config.js";
+import { acceptHandedConnections, ConnectionBalancer, isClosedReport, type ListenerName } from "./connection-balancer.js";
 import { isInitialized } from "./data-dir.js";
+import { listen } from "./http/listen.js";
 import type { RunningTessera } from "./main.js";
 
 export interface ServingInfo {
@@ -15,6 +18,13 @@ export interface ServingInfo {
 }
 
 const WORKER_INDEX_ENV = "TESSERA_WORKER_INDEX";
+/** The addresses the primary listens on, for the workers' URLs (JSON). */
+const LISTENING_ENV = "TESSERA_LISTENING";
+
+interface Listening {
+  listen: ListenAddress;
+  httpListen?: ListenAddress;
+}
 
 /**
  * glibc's malloc raises its mmap threshold to the size of each large block
@@ -58,11 +68,12 @@ export function cryptoThreadsPerWorker(workers: number, cores: number = availabl
 }
 
 /**
- * Runs the server in `workers` processes sharing the listening sockets
- * (node:cluster). The primary initialises the data directory once, starts
- * the workers, restarts any that die, and stops them all on SIGTERM. Worker
- * 0 is the leader for background duties. Returns the serving addresses once
- * every worker is ready.
+ * Runs the server in `workers` processes (node:cluster). The primary
+ * initialises the data directory once, listens, hands each connection to a
+ * worker (the one with the fewest open: ConnectionBalancer), starts the
+ * workers, restarts any that die, and stops them all on SIGTERM. Worker 0 is
+ * the leader for background duties. Returns the serving addresses once every
+ * worker is ready.
  */
 export async function serveClustered(
   config: Readonly<ServeConfig>,
@@ -71,11 +82,13 @@ export async function serveClustered(
 ): Promise<{ info: ServingInfo; stop: () => Promise<void> } | undefined> {
   if (cluster.isWorker) {
     const index = Number(process.env[WORKER_INDEX_ENV] ?? 0);
+    const listening = JSON.parse(process.env[LISTENING_ENV] ?? "{}") as Listening;
     const { startTessera } = await import("./main.js");
     const running: RunningTessera = await startTessera(
-      { ...config, autoInit: false },
-      { logger, leader: index === 0, cryptoThreads: cryptoThreadsPerWorker(workers) },
+      { ...config, ...listening, autoInit: false },
+      { logger, leader: index === 0, cryptoThreads: cryptoThreadsPerWorker(workers), handedConnections: true },
     );
+    acceptHandedConnections((listener, socket) => running.accept(listener, socket));
     let stopping = false;
     const stop = () => {
       if (stopping) return;
@@ -96,6 +109,30 @@ export async function serveClustered(
     const { DEFAULT_INIT, initializeCa } = await import("./ca/init-ca.js");
     await initializeCa(config.dataDir, { ...DEFAULT_INIT, trustDomain: config.defaultTrustDomain }, process.env, systemClock);
   }
+  const balancer = new ConnectionBalancer<Worker>();
+  const acceptors: NetServer[] = [];
+  const acceptor = async (listener: ListenerName, addr: ListenAddress): Promise<ListenAddress> => {
+    const server = createNetServer({ pauseOnConnect: true }, (socket) => {
+      socket.on("error", () => socket.destroy());
+      balancer.hand(listener, socket);
+    });
+    // an accept that fails (out of descriptors, say) must not take the primary down
+    server.on("error", (err) => logger.error({ err, listener }, "accepting a connection failed"));
+    acceptors.push(server);
+    return listen(server, addr);
+  };
+  const closeAcceptors = () => {
+    balancer.stop();
+    for (const server of acceptors) server.close();
+  };
+  let listening: Listening;
+  try {
+    listening = { listen: await acceptor("api", config.listen) };
+    if (config.httpListen) listening.httpListen = await acceptor("public", config.httpListen);
+  } catch (error) {
+    closeAcceptors();
+    throw error;
+  }
   let stopping = false;
   /**
    * At start, a worker that never gets ready (a port in use, a bad config)
@@ -105,15 +142,22 @@ export async function serveClustered(
    */
   const fork = (index: number, restartDelayMs?: number): Promise<ServingInfo> =>
     new Promise((resolve, reject) => {
-      const worker: Worker = cluster.fork({ ...workerMallocEnv(), [WORKER_INDEX_ENV]: String(index) });
+      const worker: Worker = cluster.fork({
+        ...workerMallocEnv(),
+        [WORKER_INDEX_ENV]: String(index),
+        [LISTENING_ENV]: JSON.stringify(listening),
+      });
       let ready = false;
       worker.on("message", (m: { type?: string; info?: ServingInfo }) => {
-        if (m.type === "ready" && m.info) {
+        if (isClosedReport(m)) balancer.closed(worker);
+        else if (m.type === "ready" && m.info) {
           ready = true;
+          balancer.add(worker);
           resolve(m.info);
         }
       });
       worker.on("exit", (code, signal) => {
+        balancer.remove(worker);
         if (!ready) reject(new Error(`worker ${index} exited (${signal ?? code}) before it was ready`));
         if (stopping || (!ready && restartDelayMs === undefined)) return;
         const delay = ready ? 500 : Math.min(60_000, (restartDelayMs as number) * 2);
@@ -123,12 +167,19 @@ export async function serveClustered(
     });
   // the leader first (it may rotate keys at start), then the others
   cluster.setupPrimary({ execArgv: workerExecArgv() });
-  const first = await fork(0);
-  await Promise.all(Array.from({ length: workers - 1 }, (_, i) => fork(i + 1)));
+  let first: ServingInfo;
+  try {
+    first = await fork(0);
+    await Promise.all(Array.from({ length: workers - 1 }, (_, i) => fork(i + 1)));
+  } catch (error) {
+    closeAcceptors();
+    throw error;
+  }
   return {
     info: first,
     stop: async () => {
       stopping = true;
+      closeAcceptors();
       await Promise.all(
         Object.values(cluster.workers ?? {}).map(
           (w) =>

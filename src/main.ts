@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import type { Attestor } from "./attest/attestor.js";
@@ -15,17 +15,18 @@ import { certificateFingerprint } from "./ca/ca-keys.js";
 import { DEFAULT_INIT, initializeCa } from "./ca/init-ca.js";
 import { openCa } from "./ca/open-ca.js";
 import { type Clock, systemClock } from "./clock.js";
-import { formatUrl, type ListenAddress, type ServeConfig } from "./config.js";
+import { formatUrl, type ServeConfig } from "./config.js";
 import { loadFileConfig } from "./config-file.js";
+import type { ListenerName } from "./connection-balancer.js";
 import { CrlService } from "./crl/crl-service.js";
 import { CryptoThreads } from "./crypto/crypto-threads.js";
 import { dataFiles, isInitialized } from "./data-dir.js";
-import { TesseraError } from "./errors.js";
 import { issueServerCertificate } from "./flows/issue-server-certificate.js";
 import { prune } from "./flows/prune.js";
 import { createApiApp, createPublicApp } from "./http/app.js";
 import { answerClientErrors } from "./http/client-errors.js";
 import type { HttpDeps } from "./http/deps.js";
+import { listen } from "./http/listen.js";
 import { RateLimiter } from "./http/rate-limit.js";
 import { METRIC, serverMetrics } from "./http/server-metrics.js";
 import { slowClientLimits } from "./http/slow-clients.js";
@@ -40,27 +41,9 @@ export interface RunningTessera {
   bundlePath: string;
   bundleFingerprint: string;
   trustDomain: string;
+  /** Serves a connection accepted elsewhere (by the primary, when `handedConnections`). */
+  accept(listener: ListenerName, socket: Socket): void;
   close(): Promise<void>;
-}
-
-function listen(server: HttpServer | HttpsServer, addr: ListenAddress): Promise<ListenAddress> {
-  return new Promise((resolve, reject) => {
-    const failed = (e: NodeJS.ErrnoException) => {
-      const why = {
-        EADDRINUSE: "the address is already in use",
-        EACCES: "permission denied",
-        EADDRNOTAVAIL: "no such local address",
-      };
-      const reason = why[e.code as keyof typeof why];
-      reject(reason ? new TesseraError("invalid_argument", `cannot listen on ${addr.host}:${addr.port}: ${reason}`) : e);
-    };
-    server.once("error", failed);
-    server.listen(addr.port, addr.host, () => {
-      server.off("error", failed);
-      const info = server.address() as AddressInfo;
-      resolve({ host: addr.host, port: info.port });
-    });
-  });
 }
 
 /**
@@ -85,6 +68,12 @@ export async function startTessera(
      * CryptoThreads; default 1). With none, the event loop does that work.
      */
     cryptoThreads?: number;
+    /**
+     * The primary listens and hands connections over (see ConnectionBalancer):
+     * this process listens on nothing, and `config.listen` and
+     * `config.httpListen` are the addresses the primary bound.
+     */
+    handedConnections?: boolean;
   } = {},
 ): Promise<RunningTessera> {
   const leader = options.leader ?? true;
@@ -125,8 +114,10 @@ export async function startTessera(
   const limits = slowClientLimits(config.slowClientTimeoutMs);
   const httpsServer = createHttpsServer({ minVersion: "TLSv1.2", ...limits });
   const httpServer = config.httpListen ? createHttpServer(limits) : undefined;
-  const apiAddr = await listen(httpsServer, config.listen);
-  const publicAddr = httpServer && config.httpListen ? await listen(httpServer, config.httpListen) : undefined;
+  const handed = options.handedConnections ?? false;
+  const apiAddr = handed ? config.listen : await listen(httpsServer, config.listen);
+  const publicAddr =
+    !httpServer || !config.httpListen ? undefined : handed ? config.httpListen : await listen(httpServer, config.httpListen);
   const apiUrl = formatUrl("https", apiAddr);
   const crlBaseUrl = `${publicAddr ? formatUrl("http", publicAddr) : apiUrl}/v1/crl`;
   const issuer = config.publicUrl ?? apiUrl;
@@ -257,6 +248,11 @@ export async function startTessera(
     bundlePath,
     bundleFingerprint: certificateFingerprint(rootDer),
     trustDomain: ca.trustDomain,
+    accept(listener, socket) {
+      const server = listener === "api" ? httpsServer : httpServer;
+      if (stopped || !server) socket.destroy();
+      else server.emit("connection", socket);
+    },
     async close() {
       stopped = true;
       clearInterval(timer);
@@ -264,7 +260,7 @@ export async function startTessera(
         [httpsServer, httpServer].map(
           (s) =>
             new Promise<void>((resolve) => {
-              if (!s?.listening) return resolve();
+              if (!s) return resolve();
               s.close(() => resolve());
               s.closeAllConnections();
             }),

@@ -1,6 +1,6 @@
 import type { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { connect } from "node:tls";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { connect, type TLSSocket } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnTracked } from "../helpers/children.js";
 import { call } from "../helpers/https-client.js";
@@ -206,6 +206,71 @@ describe("workers", () => {
       }, 15_000);
       expect(healthy?.status).toBe(200);
     } finally {
+      await serve.stop();
+    }
+  });
+
+  /** The client ports of the established connections to `port` that process `pid` holds, read from /proc. */
+  const connectionsOf = (pid: number, port: number): Set<number> => {
+    const inodes = new Set<string>();
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const link = (() => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return ""; // closed meanwhile
+        }
+      })();
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m) inodes.add(m[1] as string);
+    }
+    const clients = new Set<number>();
+    for (const line of readFileSync(`/proc/${pid}/net/tcp`, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const [local, remote, state, inode] = [f[1], f[2], f[3], f[9]];
+      if (!local || state !== "01" || !inodes.has(inode as string)) continue; // 01: ESTABLISHED
+      if (Number.parseInt(local.split(":")[1] as string, 16) === port)
+        clients.add(Number.parseInt(remote?.split(":")[1] as string, 16));
+    }
+    return clients;
+  };
+
+  it("spreads connections evenly over the workers, and sends new ones where connections closed", async () => {
+    const dataDir = `${tmp.dir}/balance`;
+    const serve = await spawnServe(["--workers", "2"], { TESSERA_DATA_DIR: dataDir });
+    const open: TLSSocket[] = [];
+    try {
+      const bundle = readFileSync(`${dataDir}/bundle.pem`, "utf8");
+      const port = Number(new URL(serve.apiUrl).port);
+      // connects and gets one answer over the connection, so that a worker holds it
+      const connectAndAsk = () =>
+        new Promise<TLSSocket>((resolve, reject) => {
+          const socket = connect({ host: "127.0.0.1", port, ca: bundle, servername: "localhost" }, () =>
+            socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+          );
+          socket.once("data", () => resolve(socket));
+          socket.once("error", reject);
+          open.push(socket);
+        });
+      const [w1, w2] = workersOf(serve.child.pid as number) as [number, number];
+      // a burst: node:cluster's own round robin split such bursts unevenly
+      const first = await Promise.all(Array.from({ length: 10 }, connectAndAsk));
+      const held = () => [connectionsOf(w1, port), connectionsOf(w2, port)] as const;
+      const [a, b] = held();
+      expect([a.size, b.size]).toEqual([5, 5]);
+      expect(first.every((s) => a.has(s.localPort as number) !== b.has(s.localPort as number))).toBe(true);
+
+      // the first worker's five close; the next four connections all go to it
+      for (const s of first.filter((s) => a.has(s.localPort as number))) s.destroy();
+      expect(await waitFor(async () => (held()[0].size === 0 ? true : undefined), 10_000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 200)); // the worker's close reports reach the primary over IPC
+      const next = [];
+      for (let i = 0; i < 4; i++) next.push(await connectAndAsk());
+      const [a2, b2] = held();
+      expect(next.map((s) => a2.has(s.localPort as number))).toEqual([true, true, true, true]);
+      expect([a2.size, b2.size]).toEqual([4, 5]);
+    } finally {
+      for (const s of open) s.destroy();
       await serve.stop();
     }
   });
