@@ -7,6 +7,8 @@ const HANDED = "tessera.connection";
 const CLOSED = "tessera.closed";
 /** Sends of one connection that may fail (its worker just died) before it is dropped. */
 const MAX_ATTEMPTS = 3;
+/** Connections held while no worker is ready (all restarting) before new ones are refused: each holds a descriptor. */
+export const MAX_WAITING = 1024;
 
 /** A worker as the balancer sees it: something a socket can be sent to (node:cluster's Worker). */
 export interface ConnectionTarget {
@@ -63,7 +65,8 @@ export class ConnectionBalancer<W extends ConnectionTarget> {
     }
     const worker = this.pick();
     if (!worker) {
-      this.waiting.push({ listener, socket });
+      if (this.waiting.length < MAX_WAITING) this.waiting.push({ listener, socket });
+      else socket.destroy();
       return;
     }
     this.open.set(worker, (this.open.get(worker) ?? 0) + 1);

@@ -1,6 +1,6 @@
 import { Socket } from "node:net";
 import { describe, expect, it } from "vitest";
-import { ConnectionBalancer, type ConnectionTarget, type ListenerName } from "../../src/connection-balancer.js";
+import { ConnectionBalancer, type ConnectionTarget, type ListenerName, MAX_WAITING } from "../../src/connection-balancer.js";
 
 /** A worker that records what it was sent; `fail` makes its next sends fail as a dying worker's do. */
 class FakeWorker implements ConnectionTarget {
@@ -49,13 +49,22 @@ describe("ConnectionBalancer", () => {
     expect(a.got).toHaveLength(1);
   });
 
-  it("holds connections until a worker is ready, and drops them if it stops first", () => {
+  it("holds connections until a worker is ready, up to a limit, and drops them if it stops first", () => {
     const balancer = new ConnectionBalancer<FakeWorker>();
     const early = sockets(2);
     for (const s of early) balancer.hand("api", s);
     const a = new FakeWorker("a");
     balancer.add(a);
     expect(a.got.map((g) => g.socket)).toEqual(early);
+
+    // no more than MAX_WAITING are held: each is a descriptor
+    const flood = new ConnectionBalancer<FakeWorker>();
+    const many = sockets(MAX_WAITING + 1);
+    for (const s of many) flood.hand("api", s);
+    expect(many.filter((s) => s.destroyed)).toEqual([many.at(-1)]);
+    const b = new FakeWorker("b");
+    flood.add(b);
+    expect(b.got).toHaveLength(MAX_WAITING);
 
     const idle = new ConnectionBalancer<FakeWorker>();
     const waiting = new Socket();
