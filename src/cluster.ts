@@ -116,10 +116,11 @@ export async function serveClustered(
       socket.on("error", () => socket.destroy());
       balancer.hand(listener, socket);
     });
-    // an accept that fails (out of descriptors, say) must not take the primary down
-    server.on("error", (err) => logger.error({ err, listener }, "accepting a connection failed"));
     acceptors.push(server);
-    return listen(server, addr);
+    const bound = await listen(server, addr);
+    // once listening, an accept that fails (out of descriptors, say) must not take the primary down
+    server.on("error", (err) => logger.error({ err, listener }, "accepting a connection failed"));
+    return bound;
   };
   const closeAcceptors = () => {
     balancer.stop();
