@@ -147,4 +147,26 @@ describe("worker processes", () => {
     }
     expect(readFileSync(`/proc/${primary}/cmdline`, "utf8")).not.toContain("--initial-old-space-size");
   });
+
+  it("collect garbage on their own threads only once their busy threads fill the cores, unless the operator chose", async () => {
+    const { singleThreadedGc, workerExecArgv } = await import("../../src/cluster.js");
+    // one worker and its crypto thread on two cores; one worker per core; a core to spare
+    expect([singleThreadedGc(1, 2), singleThreadedGc(2, 2), singleThreadedGc(4, 4), singleThreadedGc(1, 4)]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    const old = "--initial-old-space-size=128";
+    expect(workerExecArgv([], { singleThreadedGc: true })).toEqual([old, "--single-threaded-gc"]);
+    expect(workerExecArgv([], { singleThreadedGc: false })).toEqual([old]);
+    expect(workerExecArgv(["--no-single-threaded-gc"], { singleThreadedGc: true })).toEqual(["--no-single-threaded-gc", old]);
+    // two workers on this machine: each runs with it if due (and started, so V8 knows the flag)
+    const primary = serve.child.pid as number;
+    const workers = readFileSync(`/proc/${primary}/task/${primary}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    const expected = singleThreadedGc(2);
+    for (const pid of workers) {
+      expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("--single-threaded-gc")).toBe(expected);
+    }
+  });
 });
