@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { initializeCa } from "../src/ca/init-ca.js";
 import { systemClock } from "../src/clock.js";
-import { workerMallocEnv } from "../src/cluster.js";
+import { singleThreadedGc, workerExecArgv, workerMallocEnv } from "../src/cluster.js";
 import { generateKeyPair } from "../src/crypto/key-types.js";
 import { Signer } from "../src/crypto/signer.js";
 import { dataFiles } from "../src/data-dir.js";
@@ -403,8 +403,9 @@ async function crlScenarios(): Promise<void> {
   for (const n of sizes) {
     const dataDir = await freshDataDir(`crl-${n}`);
     fillCertificates(dataDir, n, true);
-    // the environment a server worker (where CRLs are built) runs with
-    const { stdout } = await run(process.execPath, ["--expose-gc", CRL_BUILD, dataDir], {
+    // the environment and V8 flags a server worker (where CRLs are built) runs with, by default here
+    const v8Flags = workerExecArgv([], { singleThreadedGc: singleThreadedGc(cpus().length) });
+    const { stdout } = await run(process.execPath, [...v8Flags, "--expose-gc", CRL_BUILD, dataDir], {
       maxBuffer: 1 << 20,
       env: { ...process.env, ...workerMallocEnv() },
     });
