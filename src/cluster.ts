@@ -130,7 +130,8 @@ export async function serveClustered(
   const balancer = new ConnectionBalancer<Worker>();
   const acceptors: NetServer[] = [];
   const acceptor = async (listener: ListenerName, addr: ListenAddress): Promise<ListenAddress> => {
-    const server = createNetServer({ pauseOnConnect: true }, (socket) => {
+    // noDelay as node:http sets it on the sockets it accepts itself: a response is never held back for an ACK
+    const server = createNetServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
       socket.on("error", () => socket.destroy());
       balancer.hand(listener, socket);
     });
