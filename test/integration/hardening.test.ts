@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
-import { connect as tcpConnect } from "node:net";
+import { type AddressInfo, createServer as createNetServer, connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
+import type { ListenerName } from "../../src/connection-balancer.js";
 import { spawnTracked } from "../helpers/children.js";
 import { call } from "../helpers/https-client.js";
 import { opensslCsr } from "../helpers/openssl.js";
-import { runCli, spawnServe, startTestServer, waitFor } from "../helpers/server.js";
+import { runCli, spawnServe, startTestServer, type TestServer, waitFor } from "../helpers/server.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir();
@@ -171,32 +172,62 @@ describe("requests Node cannot parse", () => {
   });
 });
 
+/** The slow-client checks against the listeners at `api` and `publicUrl` of `server`. */
+async function stallsAreCutOff(server: TestServer, api: string, publicUrl: string): Promise<void> {
+  const before = (await server.request("/metrics")).text();
+  const head = "POST /v1/svid/x509 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n";
+  const stalled = Promise.all([
+    // a TCP connection that never says hello
+    heldOpen(api, undefined, ""),
+    // a TLS connection that never sends a request
+    heldOpen(api, { ca: server.bundle }, ""),
+    // half the headers, over TLS
+    heldOpen(api, { ca: server.bundle }, head),
+    // the headers and a tenth of the body it announced
+    heldOpen(api, { ca: server.bundle }, `${head}Content-Length: 100\r\n\r\n{"csr":"`),
+    // the plain-HTTP CRL listener too
+    heldOpen(publicUrl, undefined, "GET /v1/crl HTTP/1.1\r\nHost: x\r\n"),
+  ]);
+  expect((await call(`${api}/healthz`, { ca: server.bundle })).status).toBe(200);
+  const [hello, silent, headers, body, plain] = await stalled;
+  expect(hello).toBe("");
+  for (const got of [silent, headers, body, plain]) expectJsonError(got, 408, "request_timeout");
+  // nothing was issued for the half-sent request
+  const issued = (text: string) => /tessera_svid_issued_total\{type="x509"\} (\d+)/.exec(text)?.[1] ?? "0";
+  expect(issued((await server.request("/metrics")).text())).toBe(issued(before));
+}
+
 describe("slow clients", () => {
   it("rejects/closes connections that stall in the TLS handshake, before a request, in the headers or in the body, and serves others meanwhile", async () => {
     const server = await startTestServer({ config: { slowClientTimeoutMs: 300 } });
     try {
-      const before = (await server.request("/metrics")).text();
-      const head = "POST /v1/svid/x509 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n";
-      const stalled = Promise.all([
-        // a TCP connection that never says hello
-        heldOpen(server.apiUrl, undefined, ""),
-        // a TLS connection that never sends a request
-        heldOpen(server.apiUrl, { ca: server.bundle }, ""),
-        // half the headers, over TLS
-        heldOpen(server.apiUrl, { ca: server.bundle }, head),
-        // the headers and a tenth of the body it announced
-        heldOpen(server.apiUrl, { ca: server.bundle }, `${head}Content-Length: 100\r\n\r\n{"csr":"`),
-        // the plain-HTTP CRL listener too
-        heldOpen(server.publicUrl, undefined, "GET /v1/crl HTTP/1.1\r\nHost: x\r\n"),
-      ]);
-      expect((await server.request("/healthz")).status).toBe(200);
-      const [hello, silent, headers, body, plain] = await stalled;
-      expect(hello).toBe("");
-      for (const got of [silent, headers, body, plain]) expectJsonError(got, 408, "request_timeout");
-      // nothing was issued for the half-sent request
-      const issued = (text: string) => /tessera_svid_issued_total\{type="x509"\} (\d+)/.exec(text)?.[1] ?? "0";
-      expect(issued((await server.request("/metrics")).text())).toBe(issued(before));
+      await stallsAreCutOff(server, server.apiUrl, server.publicUrl);
     } finally {
+      await server.stop();
+    }
+  });
+
+  it("rejects/the same stalls on connections accepted elsewhere and handed over, as a worker gets them from its supervisor", async () => {
+    const server = await startTestServer({ config: { slowClientTimeoutMs: 300 } });
+    // what a worker does with a socket its supervisor accepted (there unread; here it arrives
+    // as a worker's does, a socket reading from its descriptor): hand it to the server
+    const handing = (listener: ListenerName) => createNetServer((s) => server.accept(listener, s));
+    const acceptors = [handing("api"), handing("public")];
+    try {
+      const [api, publicUrl] = await Promise.all(
+        acceptors.map(
+          (a, i) =>
+            new Promise<string>((resolve) =>
+              a.listen(0, "127.0.0.1", () =>
+                resolve(`${i === 0 ? "https" : "http"}://127.0.0.1:${(a.address() as AddressInfo).port}`),
+              ),
+            ),
+        ),
+      );
+      await stallsAreCutOff(server, api as string, publicUrl as string);
+      expect((await call(`${publicUrl}/v1/crl.pem`)).text()).toContain("BEGIN X509 CRL");
+    } finally {
+      for (const a of acceptors) a.close();
       await server.stop();
     }
   });
