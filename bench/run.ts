@@ -528,30 +528,25 @@ async function bigDatabaseScenario(): Promise<void> {
       });
       sides.push({ filled, server: await startServer(dataDir, 1), bodiesFiles, rates: [], p50: [], p99: [] });
     }
-    for (const side of sides) {
-      if (WARMUP === 0) break;
-      const warm = await load({
+    // one load of one side: c=16 X.509-SVIDs from one of its bodies files
+    const loadSide = (side: (typeof sides)[0], count: number, file: number) =>
+      load({
         url: `${side.server.apiUrl}/v1/svid/x509`,
         method: "POST",
         concurrency: 16,
-        count: WARMUP,
-        bodiesFile: side.bodiesFiles[rounds] as string,
+        count,
+        bodiesFile: side.bodiesFiles[file] as string,
         ca: side.server.bundle,
         expectStatus: 201,
       });
+    for (const side of sides) {
+      if (WARMUP === 0) break;
+      const warm = await loadSide(side, WARMUP, rounds);
       if (warm.errors) log(`big database warm-up: ${warm.errors} errors ${JSON.stringify(warm.statuses)}`);
     }
     for (let round = 0; round < rounds; round++) {
       for (const side of round % 2 ? [...sides].reverse() : sides) {
-        const r = await load({
-          url: `${side.server.apiUrl}/v1/svid/x509`,
-          method: "POST",
-          concurrency: 16,
-          count: perRound,
-          bodiesFile: side.bodiesFiles[round] as string,
-          ca: side.server.bundle,
-          expectStatus: 201,
-        });
+        const r = await loadSide(side, perRound, round);
         side.rates.push(r.ok / r.seconds);
         side.p50.push(r.p50);
         side.p99.push(r.p99);
